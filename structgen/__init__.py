@@ -1,0 +1,72 @@
+"""structgen: constrained generation for language models.
+
+Compile a constraint against a tokenizer's vocabulary, then let it mask the model's choices::
+
+    import structgen
+    model, tokenizer = structgen.load_default_model()
+    structgen.generate(model, tokenizer, "A date: ", regex=r"\\d{4}-\\d{2}-\\d{2}")
+
+``import structgen`` stays light: numba, torch and transformers load on first use of the names
+that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from structgen._errors import (
+    GrammarError,
+    MissingDependencyError,
+    StructgenError,
+    TokenizerError,
+    UnsatisfiableConstraintError,
+    UnsupportedFeatureError,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Constraint": "structgen._constraint",
+    "compile_regex": "structgen._constraint",
+    "Matcher": "structgen._matcher",
+    "allocate_bitmask": "structgen._bitmask",
+    "Vocabulary": "structgen.vocab",
+    "StructuredLogitsProcessor": "structgen.sampling",
+    "apply_token_bitmask_": "structgen.sampling",
+    "generate": "structgen.integrations",
+    "load_default_model": "structgen.integrations",
+}
+
+__all__ = sorted(
+    [
+        "GrammarError",
+        "MissingDependencyError",
+        "StructgenError",
+        "TokenizerError",
+        "UnsatisfiableConstraintError",
+        "UnsupportedFeatureError",
+        *_LAZY,
+    ]
+)
+
+if TYPE_CHECKING:
+    from structgen._bitmask import allocate_bitmask
+    from structgen._constraint import Constraint, compile_regex
+    from structgen._matcher import Matcher
+    from structgen.integrations import generate, load_default_model
+    from structgen.sampling import StructuredLogitsProcessor, apply_token_bitmask_
+    from structgen.vocab import Vocabulary
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'structgen' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

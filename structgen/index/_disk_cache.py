@@ -1,0 +1,50 @@
+"""On-disk cache of complete token indexes, keyed by (automaton, vocabulary) fingerprints."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+_FORMAT_VERSION = "1"
+
+
+def cache_dir() -> Path | None:
+    """``$STRUCTGEN_CACHE_DIR``, else ``~/.cache/structgen``; ``None`` when set to an empty string."""
+    env = os.environ.get("STRUCTGEN_CACHE_DIR")
+    if env == "":
+        return None
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "structgen"
+    return base / "index"
+
+
+def _path(key: str) -> Path | None:
+    folder = cache_dir()
+    return None if folder is None else folder / f"v{_FORMAT_VERSION}-{key}.npz"
+
+
+def load(key: str) -> dict[str, np.ndarray] | None:
+    path = _path(key)
+    if path is None or not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError):
+        return None  # a truncated or foreign file is a cache miss, never an error
+
+
+def save(key: str, arrays: dict[str, np.ndarray]) -> None:
+    path = _path(key)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full disk only costs the cache

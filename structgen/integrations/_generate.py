@@ -1,0 +1,103 @@
+"""``generate``: constrained generation with a Hugging Face model in one call."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Sequence
+
+from structgen._constraint import Constraint, compile_regex
+from structgen.vocab import Vocabulary
+
+
+def model_vocabulary(model: Any, tokenizer: Any) -> Vocabulary:
+    """The ``Vocabulary`` of ``tokenizer`` at ``model``'s logits width, with the model's EOS ids."""
+    width = None
+    embeddings = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if embeddings is not None and getattr(embeddings, "weight", None) is not None:
+        width = int(embeddings.weight.shape[0])
+    elif getattr(model.config, "vocab_size", None):
+        width = int(model.config.vocab_size)
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    eos_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    return Vocabulary.from_tokenizer(tokenizer, vocab_size=width, eos_token_ids=eos_ids)
+
+
+def _constraints(regex: str | Sequence[str] | None, n_prompts: int, vocab: Vocabulary) -> list[Constraint]:
+    if regex is None:
+        raise TypeError("generate() needs a constraint: pass regex=...")
+    patterns = [regex] * n_prompts if isinstance(regex, str) else list(regex)
+    if len(patterns) != n_prompts:
+        raise ValueError(f"Expected one regex or one per prompt ({n_prompts}), but got {len(patterns)}")
+    return [compile_regex(p, vocab) for p in patterns]
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: str | Sequence[str],
+    *,
+    regex: str | Sequence[str] | None = None,
+    max_new_tokens: int = 256,
+    **generate_kwargs: Any,
+) -> str | list[str] | list[list[str]]:
+    """Generate text that matches ``regex`` (one pattern, or one per prompt).
+
+    Prompts are used as given (apply a chat template first for chat models). ``generate_kwargs``
+    go to ``model.generate`` (``do_sample``, ``temperature``, ``num_beams``, ...). Returns one
+    string per prompt (a single string for a single prompt), or a list of ``num_return_sequences``
+    strings per prompt. A row cut off by ``max_new_tokens`` before its constraint could end is
+    returned as far as it got, with a warning.
+    """
+    import torch
+    from transformers import LogitsProcessorList
+
+    from structgen.sampling import StructuredLogitsProcessor
+
+    single = isinstance(prompts, str)
+    prompt_list = [prompts] if single else list(prompts)
+    vocab = model_vocabulary(model, tokenizer)
+    constraints = _constraints(regex, len(prompt_list), vocab)
+    processor = StructuredLogitsProcessor(constraints)
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else vocab.eos_token_ids[0]
+    old_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        enc = tokenizer(prompt_list, return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tokenizer.padding_side = old_side
+    enc = {k: v.to(model.device) for k, v in enc.items()}
+    user_processors = generate_kwargs.pop("logits_processor", None) or []
+    with torch.no_grad():
+        out = model.generate(
+            **enc,
+            logits_processor=LogitsProcessorList([*user_processors, processor]),
+            max_new_tokens=max_new_tokens,
+            pad_token_id=pad_id,
+            eos_token_id=list(vocab.eos_token_ids),
+            **generate_kwargs,
+        )
+    generated = out[:, enc["input_ids"].shape[1] :].tolist()
+    texts = []
+    eos = set(vocab.eos_token_ids)
+    for row, tokens in enumerate(generated):
+        data = bytearray()
+        ended = False
+        for token in tokens:
+            if token in eos:
+                ended = True
+                break
+            data += vocab.token_bytes[token]
+        text = data.decode("utf-8", errors="replace")
+        if not ended and not constraints[row * len(constraints) // len(generated)].matches(bytes(data)):
+            warnings.warn(
+                f"row {row} reached max_new_tokens={max_new_tokens} before its constraint could end: "
+                f"{text[:60]!r}... is incomplete",
+                stacklevel=2,
+            )
+        texts.append(text)
+    per_prompt = len(texts) // len(prompt_list)
+    if per_prompt == 1:
+        return texts[0] if single else texts
+    grouped = [texts[i * per_prompt : (i + 1) * per_prompt] for i in range(len(prompt_list))]
+    return grouped[0] if single else grouped
