@@ -82,14 +82,31 @@ class Matcher:
         return self._history[-1] == _FINISHED
 
     def forced_tokens(self) -> list[int]:
-        """The tokens that must come next, in order: each the only one its state allows (EOS included)."""
-        out: list[int] = []
+        """Tokens that spell the bytes the constraint forces next, safe to append without the model.
+
+        The forced bytes are cut into longest-match tokens, stopping before any point where a
+        longer token could run past the forced bytes (the model may prefer to merge them with
+        what it chooses next). EOS is included where it is the only possible continuation.
+        """
         s = self._history[-1]
-        index = self._index
-        while s != _FINISHED and len(out) < _MAX_FORCED and index.count(s) == 1:
-            token = index.single_token(s)
+        if s == _FINISHED:
+            return []
+        vocab, index, out = self._index.vocab, self._index, []
+        data = index.dfa.forced_bytes(s)
+        pos = 0
+        while pos < len(data) and len(out) < _MAX_FORCED:
+            rest = data[pos:]
+            if vocab.trie.has_longer_token(rest):
+                break
+            token = vocab.longest_token_prefix(rest)
+            nxt = -1 if token < 0 else self._walk(s, vocab.token_bytes[token])
+            if nxt < 0 or not index.good[nxt]:
+                break
             out.append(token)
-            s = _FINISHED if token in self._eos else self._walk(s, self._token_bytes[token])
+            pos += len(vocab.token_bytes[token])
+            s = nxt
+        if pos == len(data) and self._eos and index.count(s) == len(self._eos) and self._accepting[s]:
+            out.append(vocab.eos_token_ids[0])
         return out
 
     def forced_bytes(self) -> bytes:

@@ -144,6 +144,50 @@ def _expand_code_escapes(pattern: str) -> str:
     return "".join(out)
 
 
+def _sre_parser():
+    try:
+        from re import _parser  # Python >= 3.11
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_parse as _parser
+    return _parser
+
+
+_UNSUPPORTED_OPS = {
+    "ASSERT": "lookahead/lookbehind assertions",
+    "ASSERT_NOT": "negative lookahead/lookbehind assertions",
+    "GROUPREF": "backreferences",
+    "GROUPREF_EXISTS": "conditional backreferences",
+    "AT": "anchors and word boundaries (^, $, \\b, \\A, \\Z) other than a leading ^ and a trailing $",
+}
+
+
+def _strip_outer_anchors(pattern: str) -> str:
+    """Drop a top-level leading ``^`` and trailing ``$``, then refuse any other non-regular operator.
+
+    Matching is always in full, so outer anchors say nothing; the rest would be silently wrong.
+    """
+    parser = _sre_parser()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = list(parser.parse(pattern))
+    if tree and str(tree[0][0]) == "AT" and pattern[:1] == "^":
+        pattern, tree = pattern[1:], tree[1:]
+    if tree and str(tree[-1][0]) == "AT" and pattern[-1:] == "$" and pattern[-2:] != "\\$":
+        pattern, tree = pattern[:-1], tree[:-1]
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        for item in node if isinstance(node, (list, tuple)) else ():
+            if isinstance(item, (list, tuple)) and len(item) == 2 and str(item[0]) in _UNSUPPORTED_OPS:
+                raise UnsupportedFeatureError(
+                    f"regex {pattern!r} uses {_UNSUPPORTED_OPS[str(item[0])]}, which structgen cannot "
+                    "enforce as a regular language"
+                )
+            if isinstance(item, (list, tuple)) or type(item).__name__ == "SubPattern":
+                stack.append(list(item) if type(item).__name__ == "SubPattern" else item)
+    return pattern
+
+
 @lru_cache(maxsize=256)
 def regex_to_dfa(pattern: str) -> ByteDFA:
     """Compile ``pattern`` (Python ``re`` syntax, matched in full) into a byte DFA.
@@ -163,6 +207,7 @@ def regex_to_dfa(pattern: str) -> ByteDFA:
         raise GrammarError(
             f"invalid regex at position {pos}: {exc.msg}\n{caret_snippet(pattern, pos)}"
         ) from None
+    pattern = _strip_outer_anchors(pattern)
     import interegular
     from interegular.patterns import InvalidSyntax, Unsupported
 

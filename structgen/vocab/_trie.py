@@ -28,6 +28,23 @@ class ByteTrie:
     def n_nodes(self) -> int:
         return int(self.node_byte.shape[0])
 
+    def find(self, data: bytes) -> int:
+        """The node spelling ``data``, or -1 when no usable token starts with ``data``."""
+        node = 0
+        for b in data:
+            child, end = node + 1, self.node_end[node]
+            while child < end and self.node_byte[child] != b:
+                child = self.node_end[child]
+            if child >= end:
+                return -1
+            node = child
+        return node
+
+    def has_longer_token(self, data: bytes) -> bool:
+        """Does some usable token start with ``data`` and go on past it?"""
+        node = self.find(data)
+        return node >= 0 and self.node_end[node] > node + 1
+
 
 @numba.njit(cache=True, nogil=True)
 def _build_trie(flat, offsets, order):  # pragma: no cover - compiled

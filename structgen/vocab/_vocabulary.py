@@ -126,6 +126,23 @@ class Vocabulary:
         return have
 
     @cached_property
+    def _usable_ids_by_bytes(self) -> dict[bytes, int]:
+        return {b: i for i, b in enumerate(self.token_bytes) if self.usable[i]}
+
+    @cached_property
+    def _max_token_len(self) -> int:
+        return max((len(b) for b in self._usable_ids_by_bytes), default=0)
+
+    def longest_token_prefix(self, data: bytes) -> int:
+        """The usable token spelling the longest prefix of ``data``, or -1."""
+        table = self._usable_ids_by_bytes
+        for n in range(min(len(data), self._max_token_len), 0, -1):
+            token = table.get(data[:n])
+            if token is not None:
+                return token
+        return -1
+
+    @cached_property
     def fingerprint(self) -> str:
         """A hash of everything a compiled index depends on (for on-disk caches)."""
         h = hashlib.sha256()
