@@ -66,71 +66,74 @@ class ByteDFA:
         return bytes(out)
 
 
+def _successor_lists(transitions: np.ndarray) -> list[list[int]]:
+    src, byte = np.nonzero(transitions != DEAD)
+    pairs = np.unique(np.stack([src, transitions[src, byte]], axis=1), axis=0)
+    succ: list[list[int]] = [[] for _ in range(transitions.shape[0])]
+    for s, d in pairs.tolist():
+        succ[s].append(d)
+    return succ
+
+
+def _closure(seeds: list[int], edges: list[list[int]], n: int) -> np.ndarray:
+    seen = np.zeros(n, dtype=bool)
+    seen[seeds] = True
+    stack = list(seeds)
+    while stack:
+        for nxt in edges[stack.pop()]:
+            if not seen[nxt]:
+                seen[nxt] = True
+                stack.append(nxt)
+    return seen
+
+
 def trim_and_minimise(transitions: np.ndarray, accepting: np.ndarray, start: int) -> ByteDFA:
     """Drop unreachable and dead states, then merge equivalent ones (Moore refinement).
 
     Returns a DFA with zero states when the language is empty.
     """
     n = transitions.shape[0]
-    # reachable from start
-    reach = np.zeros(n, dtype=bool)
-    reach[start] = True
-    frontier = np.array([start])
-    while frontier.size:
-        nxt = np.unique(transitions[frontier])
-        nxt = nxt[nxt != DEAD]
-        nxt = nxt[~reach[nxt]]
-        reach[nxt] = True
-        frontier = nxt
-    # co-reachable: can reach an accepting state
-    alive = accepting & reach
-    while True:
-        succ_alive = np.zeros(n, dtype=bool)
-        safe = np.where(transitions == DEAD, 0, transitions)
-        succ_alive = ((transitions != DEAD) & alive[safe]).any(axis=1)
-        new = alive | (succ_alive & reach)
-        if (new == alive).all():
-            break
-        alive = new
+    succ = _successor_lists(transitions)
+    pred: list[list[int]] = [[] for _ in range(n)]
+    for s, targets in enumerate(succ):
+        for d in targets:
+            pred[d].append(s)
+    reach = _closure([start], succ, n)
+    alive = reach & _closure(np.flatnonzero(accepting & reach).tolist(), pred, n)
     if not alive[start]:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
     keep = np.flatnonzero(alive)
     remap = np.full(n + 1, DEAD, dtype=np.int64)  # index n stands for DEAD
     remap[keep] = np.arange(keep.size)
-    t = np.where(transitions[keep] == DEAD, n, transitions[keep])
-    t = remap[t]
+    t = remap[np.where(transitions[keep] == DEAD, n, transitions[keep])]
     acc = accepting[keep]
-    # Moore partition refinement; -1 (dead) is its own class
+    # Moore partition refinement; -1 (dead) is its own class. Rows are keyed by their bytes:
+    # far faster than np.unique(axis=0) on the small automata regexes make.
     cls = acc.astype(np.int64)
     n_cls = len(np.unique(cls))
+    safe_t = np.where(t == DEAD, 0, t)
     while True:
-        succ = np.where(t == DEAD, -1, cls[np.where(t == DEAD, 0, t)])
-        sig = np.concatenate([cls[:, None], succ], axis=1)
-        _, new_cls = np.unique(sig, axis=0, return_inverse=True)
-        new_cls = new_cls.reshape(-1)
-        new_n = int(new_cls.max()) + 1
-        cls = new_cls
-        if new_n == n_cls:
+        sig = np.ascontiguousarray(np.concatenate([cls[:, None], np.where(t == DEAD, -1, cls[safe_t])], axis=1))
+        ids: dict[bytes, int] = {}
+        cls = np.fromiter((ids.setdefault(row.tobytes(), len(ids)) for row in sig), np.int64, sig.shape[0])
+        if len(ids) == n_cls:
             break
-        n_cls = new_n
-    # number classes in order of first appearance from start (stable, readable state ids)
+        n_cls = len(ids)
+    # number the classes in depth-first order from the start: stable, readable state ids
+    new_succ = _successor_lists(t)
     first = np.full(n_cls, -1)
-    order = []
+    reps: list[int] = []
     start_new = int(remap[start])
-    stack = [start_new]
-    seen = np.zeros(t.shape[0], dtype=bool)
-    seen[start_new] = True
+    stack, seen = [start_new], {start_new}
     while stack:
         s = stack.pop()
-        c = cls[s]
-        if first[c] == -1:
-            first[c] = len(order)
-            order.append(s)
-        for nxt in np.unique(t[s]):
-            if nxt != DEAD and not seen[nxt]:
-                seen[nxt] = True
-                stack.append(int(nxt))
-    reps = np.array(order)
+        if first[cls[s]] == -1:
+            first[cls[s]] = len(reps)
+            reps.append(s)
+        for nxt in new_succ[s]:
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
     out = t[reps]
     out = np.where(out == DEAD, DEAD, first[cls[np.where(out == DEAD, 0, out)]])
     return ByteDFA(out.astype(np.int32), acc[reps].copy(), 0)
