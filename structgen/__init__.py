@@ -16,8 +16,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from structgen._errors import (
+    CompileTimeoutError,
     GrammarError,
     MissingDependencyError,
+    SchemaError,
     StructgenError,
     TokenizerError,
     UnsatisfiableConstraintError,
@@ -29,6 +31,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Constraint": "structgen._constraint",
     "compile_regex": "structgen._constraint",
+    "compile_json_schema": "structgen.schema",
+    "schema_report": "structgen.schema",
     "Matcher": "structgen._matcher",
     "allocate_bitmask": "structgen._bitmask",
     "Vocabulary": "structgen.vocab",
@@ -40,8 +44,10 @@ _LAZY = {
 
 __all__ = sorted(
     [
+        "CompileTimeoutError",
         "GrammarError",
         "MissingDependencyError",
+        "SchemaError",
         "StructgenError",
         "TokenizerError",
         "UnsatisfiableConstraintError",
@@ -55,6 +61,7 @@ if TYPE_CHECKING:
     from structgen._constraint import Constraint, compile_regex
     from structgen._matcher import Matcher
     from structgen.integrations import generate, load_default_model
+    from structgen.schema import compile_json_schema, schema_report
     from structgen.sampling import StructuredLogitsProcessor, apply_token_bitmask_
     from structgen.vocab import Vocabulary
 

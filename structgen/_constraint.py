@@ -25,6 +25,8 @@ class Constraint:
     def __init__(self, index: TokenIndex, source: str) -> None:
         self.index = index
         self.source = source
+        self.schema_issues: list = []  # JSON Schema keywords not enforced exactly (schemas only)
+        self.pydantic_model: type | None = None
 
     @property
     def vocab(self) -> Vocabulary:
@@ -43,7 +45,7 @@ class Constraint:
         return f"Constraint({self.source}, {self.index.dfa.n_states} states, {self.vocab!r})"
 
 
-def _index_for(dfa, vocab: Vocabulary, mode: IndexMode) -> TokenIndex:
+def index_for(dfa, vocab: Vocabulary, mode: IndexMode) -> TokenIndex:
     key = (dfa.fingerprint, vocab.fingerprint)
     with _INDEXES_LOCK:
         index = _INDEXES.get(key)
@@ -79,6 +81,6 @@ def compile_regex(pattern: str, vocab: Vocabulary, *, index: IndexMode = "lazy")
         )
     dfa = regex_to_dfa(pattern)
     try:
-        return Constraint(_index_for(dfa, vocab, index), f"regex {pattern!r}")
+        return Constraint(index_for(dfa, vocab, index), f"regex {pattern!r}")
     except UnsatisfiableConstraintError as exc:
         raise UnsatisfiableConstraintError(f"regex {pattern!r}: {exc}") from None

@@ -4,9 +4,11 @@
 
     StructgenError                         root: catch this to catch everything structgen raises
     ├── GrammarError (ValueError)          a constraint's text is malformed (says where: position, line:col)
+    ├── SchemaError (ValueError)           a JSON Schema is invalid (says where: the JSON pointer)
     ├── UnsupportedFeatureError (ValueError)  well-formed, but uses something structgen does not enforce
     ├── UnsatisfiableConstraintError (ValueError)  the constraint's language is empty for this vocabulary
     ├── TokenizerError (ValueError)        a tokenizer structgen cannot read exactly
+    ├── CompileTimeoutError (TimeoutError)  compiling a constraint ran past its time limit
     └── MissingDependencyError (ImportError)  an optional package is needed; says what to install
 """
 
@@ -21,6 +23,10 @@ class GrammarError(StructgenError, ValueError):
     """A constraint's source text is malformed."""
 
 
+class SchemaError(StructgenError, ValueError):
+    """A JSON Schema is malformed."""
+
+
 class UnsupportedFeatureError(StructgenError, ValueError):
     """A constraint uses a feature structgen does not enforce."""
 
@@ -31,6 +37,10 @@ class UnsatisfiableConstraintError(StructgenError, ValueError):
 
 class TokenizerError(StructgenError, ValueError):
     """The tokenizer's token bytes cannot be determined exactly."""
+
+
+class CompileTimeoutError(StructgenError, TimeoutError):
+    """Compiling a constraint ran past its time limit."""
 
 
 class MissingDependencyError(StructgenError, ImportError):

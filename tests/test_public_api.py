@@ -8,10 +8,12 @@ import sys
 import structgen
 
 PUBLIC = [
+    "CompileTimeoutError",
     "Constraint",
     "GrammarError",
     "Matcher",
     "MissingDependencyError",
+    "SchemaError",
     "StructgenError",
     "StructuredLogitsProcessor",
     "TokenizerError",
@@ -20,9 +22,11 @@ PUBLIC = [
     "Vocabulary",
     "allocate_bitmask",
     "apply_token_bitmask_",
+    "compile_json_schema",
     "compile_regex",
     "generate",
     "load_default_model",
+    "schema_report",
 ]
 
 

@@ -1,0 +1,91 @@
+"""``compile_json_schema``: a JSON Schema (dict, JSON text or pydantic model) → ``Constraint``."""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from structgen._constraint import Constraint, IndexMode, index_for
+from structgen._errors import SchemaError, UnsatisfiableConstraintError, UnsupportedFeatureError
+from structgen.automata._regular import to_dfa
+from structgen.schema._compiler import SchemaCompiler, SchemaIssue, SchemaOptions
+from structgen.vocab import Vocabulary
+
+
+def load_schema(schema: Any) -> tuple[Any, type | None]:
+    """Return ``(schema document, pydantic model class or None)``."""
+    if isinstance(schema, type) and hasattr(schema, "model_json_schema"):
+        return schema.model_json_schema(), schema
+    if isinstance(schema, (str, bytes)):
+        try:
+            return json.loads(schema), None
+        except json.JSONDecodeError as exc:
+            raise SchemaError(f"the schema is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if isinstance(schema, (dict, bool)):
+        return schema, None
+    raise SchemaError(f"Expected a schema as a dict, JSON text or pydantic model class, but got {type(schema).__name__}")
+
+
+@dataclass
+class SchemaReport:
+    """What structgen enforces of a schema: unsupported keywords and sound restrictions, by location."""
+
+    issues: list[SchemaIssue]
+
+    @property
+    def unsupported(self) -> list[SchemaIssue]:
+        return [i for i in self.issues if i.kind == "unsupported"]
+
+    @property
+    def restricted(self) -> list[SchemaIssue]:
+        return [i for i in self.issues if i.kind == "restricted"]
+
+
+def schema_report(schema: Any, **options: Any) -> SchemaReport:
+    """Analyse a schema without a vocabulary: which keywords are not (exactly) enforced, and where."""
+    document, _ = load_schema(schema)
+    compiler = SchemaCompiler(document, SchemaOptions(**options))
+    compiler.compile(document)
+    return SchemaReport(list(compiler.issues))
+
+
+def compile_json_schema(
+    schema: Any,
+    vocab: Vocabulary,
+    *,
+    lenient: bool = False,
+    time_limit: float = 10.0,
+    index: IndexMode = "lazy",
+    **options: Any,
+) -> Constraint:
+    """Compile a JSON Schema (drafts 4 to 2020-12), JSON text or pydantic model class against ``vocab``.
+
+    A keyword structgen does not enforce raises ``UnsupportedFeatureError`` naming each keyword
+    and its schema location; ``lenient=True`` compiles anyway and warns with the same list.
+    Sound narrowings (bounded recursion, ``uniqueItems`` by one item) never raise; they are on
+    ``constraint.schema_issues``. ``options`` are ``SchemaOptions`` fields (``whitespace``,
+    ``max_whitespace``, ``any_value_depth``, ``max_recursion``).
+    """
+    document, model = load_schema(schema)
+    deadline = time.monotonic() + time_limit
+    compiler = SchemaCompiler(document, SchemaOptions(**options))
+    node = compiler.compile(document)
+    unsupported = [i for i in compiler.issues if i.kind == "unsupported"]
+    if unsupported:
+        listing = "\n".join(f"  {i}" for i in unsupported)
+        if not lenient:
+            raise UnsupportedFeatureError(
+                f"the schema uses keywords structgen does not enforce (pass lenient=True to compile anyway):\n{listing}"
+            )
+        warnings.warn(f"these schema keywords are not enforced:\n{listing}", stacklevel=2)
+    dfa = to_dfa(node, deadline=deadline)
+    try:
+        constraint = Constraint(index_for(dfa, vocab, index), "JSON schema")
+    except UnsatisfiableConstraintError as exc:
+        raise UnsatisfiableConstraintError(f"JSON schema: {exc}") from None
+    constraint.schema_issues = list(compiler.issues)
+    constraint.pydantic_model = model
+    return constraint

@@ -1,0 +1,515 @@
+"""JSON Schema → regular IR, keyword by keyword, with every unenforced keyword reported.
+
+The language produced is the set of JSON texts, written the way the options say (compact by
+default, properties in schema order), that validate against the schema. Where structgen narrows
+the language instead of enforcing a keyword exactly (bounded recursion, ``uniqueItems`` by at
+most one item), the narrowing is sound — every output still validates — and is reported as a
+restriction. Keywords it cannot enforce are reported as unsupported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from structgen._errors import SchemaError, UnsupportedFeatureError
+from structgen.automata._regular import (
+    EMPTY,
+    NOTHING,
+    Alt,
+    Automaton,
+    Chars,
+    CommaList,
+    Node,
+    Repeat,
+    Seq,
+    alt,
+    char_set,
+    intersect_dfas,
+    literal,
+    opt,
+    seq,
+    to_dfa,
+)
+from structgen.schema import _json_text as jt
+from structgen.schema._formats import FORMATS
+from structgen.schema._pattern import pattern_to_ir
+from structgen.schema._refs import RefResolver
+
+Whitespace = Literal["compact", "flexible"]
+
+ANNOTATIONS = frozenset(
+    {
+        "$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$defs", "definitions", "$comment", "$vocabulary",
+        "title", "description", "examples", "default", "deprecated", "readOnly", "writeOnly",
+        "contentMediaType", "contentEncoding", "contentSchema",
+    }
+)
+TYPE_KEYWORDS = {
+    "string": {"minLength", "maxLength", "pattern", "format"},
+    "number": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"},
+    "array": {"items", "prefixItems", "additionalItems", "minItems", "maxItems", "uniqueItems", "contains",
+              "minContains", "maxContains", "unevaluatedItems"},
+    "object": {"properties", "required", "additionalProperties", "patternProperties", "propertyNames",
+               "minProperties", "maxProperties", "dependentRequired", "dependentSchemas", "dependencies",
+               "unevaluatedProperties"},
+}
+TYPE_KEYWORDS["integer"] = TYPE_KEYWORDS["number"]
+GENERIC = {"type", "enum", "const", "$ref", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$dynamicRef",
+           "$recursiveRef", "$recursiveAnchor"}
+ALL_TYPES = ("null", "boolean", "object", "array", "string", "integer", "number")
+
+
+@dataclass(frozen=True)
+class SchemaIssue:
+    """One keyword structgen does not enforce exactly, and where it is."""
+
+    pointer: str
+    keyword: str
+    reason: str
+    kind: Literal["unsupported", "restricted"] = "unsupported"
+
+    def __str__(self) -> str:
+        return f"{self.pointer}/{self.keyword}: {self.reason}"
+
+
+@dataclass
+class SchemaOptions:
+    """How generated JSON is written and how far structgen bounds what the schema leaves open."""
+
+    whitespace: Whitespace = "compact"  # "flexible": up to `max_whitespace` of [ \t\n\r] between tokens
+    max_whitespace: int = 2
+    any_value_depth: int = 2  # nesting depth of values the schema leaves unconstrained ({} / true)
+    max_recursion: int = 3  # how deep a recursive $ref is unrolled (deeper: not generated)
+
+
+@dataclass
+class _Context:
+    issues: list[SchemaIssue] = field(default_factory=list)
+    ref_depth: dict[str, int] = field(default_factory=dict)
+
+
+class SchemaCompiler:
+    """Compiles one schema document (with its ``$ref`` targets) to regular IR."""
+
+    def __init__(self, root: Any, options: SchemaOptions) -> None:
+        self.root = root
+        self.options = options
+        self.refs = RefResolver(root)
+        self.ctx = _Context()
+        ws = Repeat(char_set(" \t\n\r"), 0, options.max_whitespace) if options.whitespace == "flexible" else EMPTY
+        self.ws = ws
+        self.comma = seq(ws, literal(","), ws)
+        self.colon = seq(ws, literal(":"), ws)
+        self._any_cache: dict[int, Node] = {}
+
+    @property
+    def issues(self) -> list[SchemaIssue]:
+        return self.ctx.issues
+
+    def report(self, pointer: str, keyword: str, reason: str, kind: str = "unsupported") -> None:
+        issue = SchemaIssue(pointer, keyword, reason, kind)  # type: ignore[arg-type]
+        if issue not in self.ctx.issues:
+            self.ctx.issues.append(issue)
+
+    # ---- entry ---------------------------------------------------------------------------------
+
+    def compile(self, schema: Any, pointer: str = "#") -> Node:
+        if schema is True:
+            return self.any_value(self.options.any_value_depth)
+        if schema is False:
+            return NOTHING
+        if not isinstance(schema, dict):
+            raise SchemaError(f"{pointer}: a schema must be an object or a boolean, not {type(schema).__name__}")
+        if "$ref" in schema:
+            return self._ref(schema, pointer)
+        if "allOf" in schema:
+            return self.compile(self._merge_all_of(schema, pointer), pointer)
+        for keyword in ("$dynamicRef", "$recursiveRef"):
+            if keyword in schema:
+                self.report(pointer, keyword, "dynamic references are not supported")
+        for keyword in ("not", "if", "dependentSchemas", "dependencies", "unevaluatedProperties",
+                        "unevaluatedItems"):
+            if keyword in schema and not (keyword == "not" and schema[keyword] is False):
+                if keyword in ("unevaluatedProperties", "unevaluatedItems") and schema[keyword] is True:
+                    continue
+                self.report(pointer, keyword, "not enforced yet")
+        if "anyOf" in schema or "oneOf" in schema:
+            return self._any_one_of(schema, pointer)
+        if "const" in schema:
+            return self._values(schema, [schema["const"]], pointer)
+        if "enum" in schema:
+            if not isinstance(schema["enum"], list):
+                raise SchemaError(f"{pointer}/enum: must be an array")
+            return self._values(schema, schema["enum"], pointer)
+        return alt(*(self._typed(t, schema, pointer) for t in self._types(schema, pointer)))
+
+    # ---- references and combinators ---------------------------------------------------------------
+
+    def _ref(self, schema: dict, pointer: str) -> Node:
+        ref = schema["$ref"]
+        if not isinstance(ref, str):
+            raise SchemaError(f"{pointer}/$ref: must be a string")
+        target, target_pointer = self.refs.resolve(ref, f"{pointer}/$ref")
+        depth = self.ctx.ref_depth.get(target_pointer, 0)
+        if depth >= self.options.max_recursion:
+            self.report(pointer, "$ref", f"recursive reference unrolled {self.options.max_recursion} levels deep; "
+                        "deeper nesting is not generated", "restricted")
+            return NOTHING
+        siblings = {k: v for k, v in schema.items() if k != "$ref" and k not in ANNOTATIONS}
+        self.ctx.ref_depth[target_pointer] = depth + 1
+        try:
+            if siblings:
+                return self.compile({"allOf": [target, siblings]}, pointer)
+            return self.compile(target, target_pointer)
+        finally:
+            self.ctx.ref_depth[target_pointer] = depth
+
+    def _resolved(self, schema: Any, pointer: str) -> tuple[Any, str]:
+        seen = 0
+        while isinstance(schema, dict) and "$ref" in schema and len(schema) == 1 and seen < 32:
+            schema, pointer = self.refs.resolve(schema["$ref"], pointer)
+            seen += 1
+        return schema, pointer
+
+    def _merge_all_of(self, schema: dict, pointer: str) -> Any:
+        parts = schema["allOf"]
+        if not isinstance(parts, list) or not parts:
+            raise SchemaError(f"{pointer}/allOf: must be a non-empty array")
+        merged: Any = {k: v for k, v in schema.items() if k != "allOf"}
+        for i, part in enumerate(parts):
+            part, _ = self._resolved(part, f"{pointer}/allOf/{i}")
+            merged = merge_schemas(merged, part, f"{pointer}/allOf/{i}", self)
+        return merged
+
+    def _any_one_of(self, schema: dict, pointer: str) -> Node:
+        if "anyOf" in schema and "oneOf" in schema:
+            rest = {k: v for k, v in schema.items() if k != "oneOf"}
+            return self.compile({"allOf": [rest, {"oneOf": schema["oneOf"]}]}, pointer)
+        keyword = "anyOf" if "anyOf" in schema else "oneOf"
+        branches = schema[keyword]
+        if not isinstance(branches, list) or not branches:
+            raise SchemaError(f"{pointer}/{keyword}: must be a non-empty array")
+        base = {k: v for k, v in schema.items() if k != keyword}
+        nodes = []
+        for i, branch in enumerate(branches):
+            where = f"{pointer}/{keyword}/{i}"
+            branch, _ = self._resolved(branch, where)
+            merged = merge_schemas(base, branch, where, self) if base else branch
+            nodes.append(self.compile(merged, where))
+        if keyword == "oneOf" and len(nodes) > 1:
+            dfas = [to_dfa(n) for n in nodes]
+            for i in range(len(dfas)):
+                for j in range(i + 1, len(dfas)):
+                    if intersect_dfas(dfas[i], dfas[j]).n_states:
+                        self.report(pointer, "oneOf", f"branches {i} and {j} overlap; exclusivity is not enforced")
+            return alt(*(Automaton(d) for d in dfas))
+        return alt(*nodes)
+
+    def _values(self, schema: dict, values: list, pointer: str) -> Node:
+        """``enum`` / ``const``: the listed values that also pass the schema's other keywords."""
+        rest = {k: v for k, v in schema.items() if k not in ("enum", "const") and k not in ANNOTATIONS}
+        keep = values
+        if rest:
+            import jsonschema
+
+            try:
+                validator = jsonschema.Draft202012Validator({**rest, "$defs": self.root.get("$defs", {}),
+                                                             "definitions": self.root.get("definitions", {})}
+                                                            if isinstance(self.root, dict) else rest)
+                keep = [v for v in values if validator.is_valid(v)]
+            except Exception:  # unresolvable refs in the siblings: keep every value
+                keep = values
+        return alt(*(self._literal_value(v) for v in keep))
+
+    def _literal_value(self, value: Any) -> Node:
+        if self.options.whitespace == "compact" or not isinstance(value, (dict, list)):
+            return jt.value_literal(value)
+        if isinstance(value, list):
+            return seq(literal("["), self.ws, CommaList(tuple((self._literal_value(v), True) for v in value), None,
+                                                       self.comma), self.ws, literal("]"))
+        items = tuple((seq(jt.value_literal(k), self.colon, self._literal_value(v)), True) for k, v in value.items())
+        return seq(literal("{"), self.ws, CommaList(items, None, self.comma), self.ws, literal("}"))
+
+    # ---- types -----------------------------------------------------------------------------------
+
+    def _types(self, schema: dict, pointer: str) -> list[str]:
+        declared = schema.get("type")
+        if declared is None:
+            types = list(ALL_TYPES)
+        else:
+            types = [declared] if isinstance(declared, str) else list(declared)
+            for t in types:
+                if t not in ALL_TYPES:
+                    raise SchemaError(f"{pointer}/type: unknown type {t!r}")
+        if "number" in types and "integer" in types:
+            types.remove("integer")
+        return types
+
+    def _typed(self, kind: str, schema: dict, pointer: str) -> Node:
+        if kind == "null":
+            return literal("null")
+        if kind == "boolean":
+            return alt(literal("true"), literal("false"))
+        if kind in ("integer", "number"):
+            return self._number(kind, schema, pointer)
+        if kind == "string":
+            return self._string(schema, pointer)
+        if kind == "array":
+            return self._array(schema, pointer)
+        return self._object(schema, pointer)
+
+    def _number(self, kind: str, schema: dict, pointer: str) -> Node:
+        lo, lo_excl, hi, hi_excl = _bounds(schema, pointer)
+        multiple = schema.get("multipleOf")
+        integral = kind == "integer"
+        if multiple is not None:
+            if not isinstance(multiple, (int, float)) or multiple <= 0:
+                raise SchemaError(f"{pointer}/multipleOf: must be a number > 0")
+            if float(multiple) == 1.0 or (integral and float(multiple).is_integer() and multiple == 1):
+                integral = True
+            else:
+                self.report(pointer, "multipleOf", f"multipleOf {multiple} is not enforced yet")
+        if integral:
+            ilo = None if lo is None else (math.floor(lo) + 1 if lo_excl else math.ceil(lo))
+            ihi = None if hi is None else (math.ceil(hi) - 1 if hi_excl else math.floor(hi))
+            if ilo is None and ihi is None:
+                return seq(jt.UNBOUNDED_INTEGER, opt(seq(literal("."), Repeat(literal("0"), 1, None))))
+            return jt.integer_range(ilo, ihi)
+        if lo is None and hi is None:
+            return jt.UNBOUNDED_NUMBER
+        for value, name in ((lo, "minimum"), (hi, "maximum")):
+            if value is not None and not float(value).is_integer():
+                self.report(pointer, name, f"a fractional bound ({value}) is not enforced yet")
+                return jt.UNBOUNDED_NUMBER
+        return jt.number_range(None if lo is None else int(lo), lo_excl, None if hi is None else int(hi), hi_excl)
+
+    def _string(self, schema: dict, pointer: str) -> Node:
+        lo = _count(schema, "minLength", pointer, 0)
+        hi = _count(schema, "maxLength", pointer, None)
+        parts: list[Node] = []
+        fmt = schema.get("format")
+        if isinstance(fmt, str):
+            if fmt in FORMATS:
+                parts.append(encode_string_content(pattern_to_ir(FORMATS[fmt], anchored=True)))
+            else:
+                self.report(pointer, "format", f"format {fmt!r} is not checked (an annotation here)", "restricted")
+        if "pattern" in schema:
+            pattern = schema["pattern"]
+            if not isinstance(pattern, str):
+                raise SchemaError(f"{pointer}/pattern: must be a string")
+            try:
+                parts.append(encode_string_content(pattern_to_ir(pattern, where=f"{pointer}/pattern")))
+            except UnsupportedFeatureError as exc:
+                self.report(pointer, "pattern", str(exc))
+        if lo or hi is not None or not parts:
+            parts.append(jt.any_string_content(lo, hi))
+        content = parts[0]
+        if len(parts) > 1:
+            dfa = to_dfa(parts[0])
+            for extra in parts[1:]:
+                dfa = intersect_dfas(dfa, to_dfa(extra))
+            content = Automaton(dfa) if dfa.n_states else NOTHING
+        return jt.string_of(content)
+
+    def _array(self, schema: dict, pointer: str) -> Node:
+        lo = _count(schema, "minItems", pointer, 0)
+        hi = _count(schema, "maxItems", pointer, None)
+        prefix = schema.get("prefixItems")
+        items = schema.get("items")
+        rest: Any = True
+        if isinstance(items, list):  # draft 4-2019: positional items + additionalItems
+            prefix, rest = items, schema.get("additionalItems", True)
+        elif items is not None:
+            rest = items
+        prefix = list(prefix or [])
+        if rest is False:
+            hi = len(prefix) if hi is None else min(hi, len(prefix))
+        if schema.get("uniqueItems") is True:
+            if lo > 1:
+                self.report(pointer, "uniqueItems", "uniqueItems with minItems > 1 is not enforced yet")
+            else:
+                hi = 1 if hi is None else min(hi, 1)
+                self.report(pointer, "uniqueItems", "enforced by generating at most one item", "restricted")
+        if "contains" in schema:
+            self.report(pointer, "contains", "not enforced yet")
+        if hi is not None and hi < lo:
+            return NOTHING
+
+        def element(k: int) -> Node:
+            if k < len(prefix):
+                return self.compile(prefix[k], f"{pointer}/{'prefixItems' if 'prefixItems' in schema else 'items'}/{k}")
+            return self.compile(rest, f"{pointer}/{'items' if 'items' in schema else 'additionalItems'}")
+
+        def tail(k: int) -> Node:  # elements k.. each preceded by a comma, given k already written
+            if hi is not None and k >= hi:
+                return EMPTY
+            if k >= len(prefix):
+                return Repeat(seq(self.comma, element(k)), max(0, lo - k), None if hi is None else hi - k)
+            more = seq(self.comma, element(k), tail(k + 1))
+            return more if k < lo else opt(more)
+
+        if hi == 0:
+            body = EMPTY
+        else:
+            body = seq(element(0), tail(1))
+            body = body if lo > 0 else opt(body)
+        return seq(literal("["), self.ws, body, self.ws, literal("]"))
+
+    def _object(self, schema: dict, pointer: str) -> Node:
+        props = schema.get("properties", {}) or {}
+        if not isinstance(props, dict):
+            raise SchemaError(f"{pointer}/properties: must be an object")
+        required = schema.get("required", [])
+        if not isinstance(required, list):
+            raise SchemaError(f"{pointer}/required: must be an array")
+        for keyword in ("patternProperties", "propertyNames", "dependentRequired"):
+            if schema.get(keyword):
+                self.report(pointer, keyword, "not enforced yet")
+        items: list[tuple[Node, bool]] = []
+        for name, sub in props.items():
+            value = self.compile(sub, f"{pointer}/properties/{_escape(name)}")
+            if value == NOTHING:
+                if name in required:
+                    return NOTHING
+                continue
+            items.append((seq(jt.value_literal(name), self.colon, value), name in required))
+        for name in required:
+            if name not in props:
+                items.append((seq(jt.value_literal(name), self.colon, self.any_value(self.options.any_value_depth)),
+                               True))
+        additional = schema.get("additionalProperties", True)
+        extra = None
+        if additional is not False and "patternProperties" not in schema:
+            value = self.compile(additional, f"{pointer}/additionalProperties")
+            if value != NOTHING:
+                key = jt.string_of(jt.string_content_except(list(props) + [r for r in required if r not in props]))
+                extra = seq(key, self.colon, value)
+        lo = _count(schema, "minProperties", pointer, 0)
+        hi = _count(schema, "maxProperties", pointer, None)
+        body = CommaList(tuple(items), extra, self.comma, lo, hi)
+        return seq(literal("{"), self.ws, body, self.ws, literal("}"))
+
+    def any_value(self, depth: int) -> Node:
+        """Any JSON value nested at most ``depth`` levels (what ``{}`` / ``true`` allows, bounded)."""
+        cached = self._any_cache.get(depth)
+        if cached is not None:
+            return cached
+        scalars = [literal("null"), literal("true"), literal("false"), jt.UNBOUNDED_NUMBER,
+                   jt.string_of(jt.any_string_content())]
+        if depth > 0:
+            inner = self.any_value(depth - 1)
+            scalars.append(seq(literal("["), self.ws, opt(seq(inner, Repeat(seq(self.comma, inner), 0, None))),
+                               self.ws, literal("]")))
+            member = seq(jt.string_of(jt.any_string_content()), self.colon, inner)
+            scalars.append(seq(literal("{"), self.ws, CommaList((), member, self.comma), self.ws, literal("}")))
+        node = Automaton(to_dfa(alt(*scalars)))
+        self._any_cache[depth] = node
+        return node
+
+
+def encode_string_content(node: Node) -> Node:
+    """Map decoded characters to their JSON spelling throughout ``node``."""
+    if isinstance(node, Chars):
+        return jt.json_char(node)
+    if isinstance(node, Seq):
+        return Seq(tuple(encode_string_content(x) for x in node.items))
+    if isinstance(node, Alt):
+        return Alt(tuple(encode_string_content(x) for x in node.items))
+    if isinstance(node, Repeat):
+        return Repeat(encode_string_content(node.item), node.lo, node.hi)
+    raise TypeError(f"cannot encode {type(node).__name__} as string content")
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _count(schema: dict, keyword: str, pointer: str, default):
+    value = schema.get(keyword, default)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SchemaError(f"{pointer}/{keyword}: must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _bounds(schema: dict, pointer: str):
+    """(lo, lo_exclusive, hi, hi_exclusive) from either draft's spelling of the bounds."""
+    lo = schema.get("minimum")
+    hi = schema.get("maximum")
+    lo_excl = hi_excl = False
+    ex_lo, ex_hi = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+    if isinstance(ex_lo, bool):  # draft 4
+        lo_excl = ex_lo and lo is not None
+    elif isinstance(ex_lo, (int, float)) and (lo is None or ex_lo >= lo):
+        lo, lo_excl = ex_lo, True
+    if isinstance(ex_hi, bool):
+        hi_excl = ex_hi and hi is not None
+    elif isinstance(ex_hi, (int, float)) and (hi is None or ex_hi <= hi):
+        hi, hi_excl = ex_hi, True
+    for value, name in ((lo, "minimum"), (hi, "maximum")):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise SchemaError(f"{pointer}/{name}: must be a number, got {value!r}")
+    return lo, lo_excl, hi, hi_excl
+
+
+def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any:
+    """The conjunction of two schemas as one schema, where keywords combine exactly."""
+    if a is True or a == {}:
+        return b
+    if b is True or b == {}:
+        return a
+    if a is False or b is False:
+        return False
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        raise SchemaError(f"{pointer}: a schema must be an object or a boolean")
+    out = dict(a)
+    for key, value in b.items():
+        if key in ANNOTATIONS or key not in out:
+            out.setdefault(key, value)
+            continue
+        mine = out[key]
+        if mine == value:
+            continue
+        if key == "type":
+            x = {mine} if isinstance(mine, str) else set(mine)
+            y = {value} if isinstance(value, str) else set(value)
+            if "number" in x:
+                x.add("integer")
+            if "number" in y:
+                y.add("integer")
+            both = x & y
+            out[key] = sorted(both) if both else "__none__"
+            if not both:
+                return False
+        elif key == "required":
+            out[key] = list(dict.fromkeys([*mine, *value]))
+        elif key == "properties":
+            merged = dict(mine)
+            for name, sub in value.items():
+                merged[name] = merge_schemas(merged[name], sub, f"{pointer}/properties/{name}", compiler) \
+                    if name in merged else sub
+            out[key] = merged
+        elif key in ("minimum", "minLength", "minItems", "minProperties", "exclusiveMinimum") and \
+                not isinstance(mine, bool) and not isinstance(value, bool):
+            out[key] = max(mine, value)
+        elif key in ("maximum", "maxLength", "maxItems", "maxProperties", "exclusiveMaximum") and \
+                not isinstance(mine, bool) and not isinstance(value, bool):
+            out[key] = min(mine, value)
+        elif key == "enum":
+            out[key] = [v for v in mine if v in value]
+        elif key in ("additionalProperties", "items") and isinstance(mine, (dict, bool)) and \
+                isinstance(value, (dict, bool)):
+            out[key] = merge_schemas(mine, value, f"{pointer}/{key}", compiler)
+        elif key == "allOf":
+            out[key] = [*mine, *value]
+        elif key in ("anyOf", "oneOf"):
+            out.setdefault("allOf", [])
+            out["allOf"] = [*out["allOf"], {key: value}]
+        else:
+            compiler.report(pointer, key, f"allOf combines two different {key!r} values; only the first is enforced")
+    return out
