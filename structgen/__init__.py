@@ -38,6 +38,8 @@ _LAZY = {
     "Vocabulary": "structgen.vocab",
     "StructuredLogitsProcessor": "structgen.sampling",
     "apply_token_bitmask_": "structgen.sampling",
+    "smc": "structgen.sampling",
+    "GrammarAlignedSampler": "structgen.sampling",
     "generate": "structgen.integrations",
     "load_default_model": "structgen.integrations",
 }
@@ -61,8 +63,8 @@ if TYPE_CHECKING:
     from structgen._constraint import Constraint, compile_regex
     from structgen._matcher import Matcher
     from structgen.integrations import generate, load_default_model
+    from structgen.sampling import GrammarAlignedSampler, StructuredLogitsProcessor, apply_token_bitmask_, smc
     from structgen.schema import compile_json_schema, schema_report
-    from structgen.sampling import StructuredLogitsProcessor, apply_token_bitmask_
     from structgen.vocab import Vocabulary
 
 

@@ -10,6 +10,7 @@ import structgen
 PUBLIC = [
     "CompileTimeoutError",
     "Constraint",
+    "GrammarAlignedSampler",
     "GrammarError",
     "Matcher",
     "MissingDependencyError",
@@ -27,6 +28,7 @@ PUBLIC = [
     "generate",
     "load_default_model",
     "schema_report",
+    "smc",
 ]
 
 

@@ -228,6 +228,8 @@ class _NFA:
                 self.eps[cur].append(end)
         elif isinstance(node, Automaton):
             dfa = node.dfa
+            if dfa.n_states == 0:
+                return  # the empty language: no path from start to end
             ids = [self.state() for _ in range(dfa.n_states)]
             self.eps[start].append(ids[dfa.start])
             for s in range(dfa.n_states):

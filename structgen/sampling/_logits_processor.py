@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -81,7 +82,9 @@ class StructuredLogitsProcessor(LogitsProcessor):
                 "or do_sample=False (greedy), matching the generate() call"
             )
         if not temperature > 0 or max_tries < 1:
-            raise SamplingError(f"Expected temperature > 0 and max_tries >= 1, but got {temperature}, {max_tries}")
+            raise SamplingError(
+                f"Expected temperature > 0 and max_tries >= 1, but got {temperature}, {max_tries}"
+            )
         self.vocab_size = sizes.pop()
         self.sampling = sampling
         self.do_sample = bool(do_sample)
@@ -155,7 +158,7 @@ class StructuredLogitsProcessor(LogitsProcessor):
                 fallback.append(row)
                 continue
             check = self._matchers[row].check
-            for key, token in zip(top_keys[row], top_ids[row]):
+            for key, token in zip(top_keys[row], top_ids[row], strict=True):
                 if key == -math.inf:
                     break  # only zero-probability tokens remain: let the mask decide (as masking would)
                 checks += 1
@@ -174,7 +177,7 @@ class StructuredLogitsProcessor(LogitsProcessor):
             rows = torch.tensor(fallback, device=scores.device)
             masked = apply_token_bitmask_(keys[rows].clone(), self._bitmask[fallback])
             best = masked.max(dim=1)
-            for row, key, token in zip(fallback, best.values.tolist(), best.indices.tolist()):
+            for row, key, token in zip(fallback, best.values.tolist(), best.indices.tolist(), strict=True):
                 if key == -math.inf:
                     dead.append(row)  # nothing allowed has mass: return the masked scores, as masking does
                 else:
@@ -190,7 +193,9 @@ class StructuredLogitsProcessor(LogitsProcessor):
     def _start(self, batch: int, length: int) -> None:
         n = len(self.constraints)
         if n != 1 and batch % n:
-            raise ValueError(f"Expected a batch that is a multiple of the {n} constraints, but got {batch} rows")
+            raise ValueError(
+                f"Expected a batch that is a multiple of the {n} constraints, but got {batch} rows"
+            )
         repeats = batch if n == 1 else batch // n
         self._prompt_len = length
         self._repeats = repeats

@@ -10,8 +10,10 @@ distribution. A second trace of fresh keys gives the unbiased estimate of the al
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from structgen._errors import StructgenError
@@ -78,7 +80,7 @@ class _Walk:
                 return self._finish_on_mask(keys, rejected)
             k = min(_CHUNK if self.max_tries is None else self.max_tries - visits, keys.shape[0])
             top = torch.topk(keys, k)
-            for key, token in zip(top.values.tolist(), top.indices.tolist()):
+            for key, token in zip(top.values.tolist(), top.indices.tolist(), strict=True):
                 if key == -math.inf:
                     return -1, rejected
                 visits += 1
@@ -134,7 +136,7 @@ def awrs_with_noise(
     max_tries: int | None = None,
     mask: Callable[[], torch.Tensor] | None = None,
 ) -> Draw:
-    """``awrs`` with the Gumbel noise given: ``noise[0]`` for the draw, ``noise[1]`` (if any) for the estimate."""
+    """``awrs`` with given Gumbel noise: ``noise[0]`` for the draw, ``noise[1]`` (if any) for the estimate."""
     if logw.dim() != 1:
         raise SamplingError(f"Expected 1-D log weights, but got shape {tuple(logw.shape)}")
     if max_tries is not None and max_tries < 1:
@@ -164,3 +166,11 @@ def awrs_with_noise(
     n = len(rejected0) + len(rejected1) + 1
     log_weight = float(log_total + log_kept) - math.log(n)
     return Draw(token, log_weight, walk.n_checks, walk.allowed is not None)
+
+
+def allowed_tokens(matcher, size: int) -> torch.Tensor:
+    """The bool tensor (length ``size``) of the tokens ``matcher`` allows now (one mask fill)."""
+    row = np.zeros((size + 31) // 32, dtype=np.int32)
+    matcher.fill_mask(row)
+    bits = np.unpackbits(row.astype("<i4").view(np.uint8), bitorder="little")[:size]  # bit i%32 of word i//32
+    return torch.from_numpy(bits.astype(bool))

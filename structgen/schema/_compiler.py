@@ -10,6 +10,7 @@ restriction. Keywords it cannot enforce are reported as unsupported.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -102,7 +103,6 @@ class SchemaCompiler:
         self.ws = ws
         self.comma = seq(ws, literal(","), ws)
         self.colon = seq(ws, literal(":"), ws)
-        self._any_cache: dict[int, Node] = {}
 
     @property
     def issues(self) -> list[SchemaIssue]:
@@ -185,8 +185,11 @@ class SchemaCompiler:
 
     def _any_one_of(self, schema: dict, pointer: str) -> Node:
         if "anyOf" in schema and "oneOf" in schema:
-            rest = {k: v for k, v in schema.items() if k != "oneOf"}
-            return self.compile({"allOf": [rest, {"oneOf": schema["oneOf"]}]}, pointer)
+            # push the oneOf into every anyOf branch: each branch is a smaller schema, so this ends
+            rest = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}
+            one_of = {"oneOf": schema["oneOf"]}
+            branches = [merge_schemas(b, one_of, f"{pointer}/anyOf/{i}", self) for i, b in enumerate(schema["anyOf"])]
+            return self.compile({**rest, "anyOf": branches}, pointer)
         keyword = "anyOf" if "anyOf" in schema else "oneOf"
         branches = schema[keyword]
         if not isinstance(branches, list) or not branches:
@@ -199,13 +202,38 @@ class SchemaCompiler:
             merged = merge_schemas(base, branch, where, self) if base else branch
             nodes.append(self.compile(merged, where))
         if keyword == "oneOf" and len(nodes) > 1:
-            dfas = [to_dfa(n) for n in nodes]
-            for i in range(len(dfas)):
-                for j in range(i + 1, len(dfas)):
-                    if intersect_dfas(dfas[i], dfas[j]).n_states:
-                        self.report(pointer, "oneOf", f"branches {i} and {j} overlap; exclusivity is not enforced")
-            return alt(*(Automaton(d) for d in dfas))
+            resolved = [self._resolved(b, pointer)[0] for b in branches]
+            for i in range(len(resolved)):
+                for j in range(i + 1, len(resolved)):
+                    if not self._disjoint(merge_schemas(base, resolved[i], pointer, self),
+                                          merge_schemas(base, resolved[j], pointer, self)):
+                        self.report(pointer, "oneOf", f"branches {i} and {j} may overlap; "
+                                    "exclusivity is not enforced")
         return alt(*nodes)
+
+    def _disjoint(self, a: Any, b: Any) -> bool:
+        """Can no JSON value satisfy both schemas? (a sound, incomplete test)"""
+        if a is False or b is False:
+            return True
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            return False
+        if not (_value_types(a) & _value_types(b)):
+            return True
+        va, vb = _finite_values(a), _finite_values(b)
+        if va is not None and vb is not None and not any(x == y and type(x) is type(y) for x in va for y in vb):
+            return True
+        pa, pb = a.get("properties") or {}, b.get("properties") or {}
+        both_required = set(a.get("required") or []) & set(b.get("required") or [])
+        for name in both_required & set(pa) & set(pb):
+            x = self._resolved(pa[name], "#")[0]
+            y = self._resolved(pb[name], "#")[0]
+            if self._disjoint(x, y):
+                return True
+        if a.get("additionalProperties") is False and set(b.get("required") or []) - set(pa):
+            return True
+        if b.get("additionalProperties") is False and set(a.get("required") or []) - set(pb):
+            return True
+        return False
 
     def _values(self, schema: dict, values: list, pointer: str) -> Node:
         """``enum`` / ``const``: the listed values that also pass the schema's other keywords."""
@@ -364,7 +392,12 @@ class SchemaCompiler:
         required = schema.get("required", [])
         if not isinstance(required, list):
             raise SchemaError(f"{pointer}/required: must be an array")
-        for keyword in ("patternProperties", "propertyNames", "dependentRequired"):
+        names = schema.get("propertyNames", True)
+        if names is False:
+            return NOTHING if required else seq(literal("{"), self.ws, self.ws, literal("}"))
+        if names not in (True, {}):
+            self.report(pointer, "propertyNames", "not enforced yet")
+        for keyword in ("patternProperties", "dependentRequired"):
             if schema.get(keyword):
                 self.report(pointer, keyword, "not enforced yet")
         items: list[tuple[Node, bool]] = []
@@ -393,20 +426,21 @@ class SchemaCompiler:
 
     def any_value(self, depth: int) -> Node:
         """Any JSON value nested at most ``depth`` levels (what ``{}`` / ``true`` allows, bounded)."""
-        cached = self._any_cache.get(depth)
-        if cached is not None:
-            return cached
-        scalars = [literal("null"), literal("true"), literal("false"), jt.UNBOUNDED_NUMBER,
-                   jt.string_of(jt.any_string_content())]
-        if depth > 0:
-            inner = self.any_value(depth - 1)
-            scalars.append(seq(literal("["), self.ws, opt(seq(inner, Repeat(seq(self.comma, inner), 0, None))),
-                               self.ws, literal("]")))
-            member = seq(jt.string_of(jt.any_string_content()), self.colon, inner)
-            scalars.append(seq(literal("{"), self.ws, CommaList((), member, self.comma), self.ws, literal("}")))
-        node = Automaton(to_dfa(alt(*scalars)))
-        self._any_cache[depth] = node
-        return node
+        return _any_value(depth, self.options.whitespace, self.options.max_whitespace)
+
+
+@lru_cache(maxsize=32)
+def _any_value(depth: int, whitespace: str, max_whitespace: int) -> Node:
+    ws = Repeat(char_set(" \t\n\r"), 0, max_whitespace) if whitespace == "flexible" else EMPTY
+    comma, colon = seq(ws, literal(","), ws), seq(ws, literal(":"), ws)
+    options = [literal("null"), literal("true"), literal("false"), jt.UNBOUNDED_NUMBER,
+               jt.string_of(jt.any_string_content())]
+    if depth > 0:
+        inner = _any_value(depth - 1, whitespace, max_whitespace)
+        options.append(seq(literal("["), ws, opt(seq(inner, Repeat(seq(comma, inner), 0, None))), ws, literal("]")))
+        member = seq(jt.string_of(jt.any_string_content()), colon, inner)
+        options.append(seq(literal("{"), ws, CommaList((), member, comma), ws, literal("}")))
+    return Automaton(to_dfa(alt(*options)))
 
 
 def encode_string_content(node: Node) -> Node:
@@ -420,6 +454,69 @@ def encode_string_content(node: Node) -> Node:
     if isinstance(node, Repeat):
         return Repeat(encode_string_content(node.item), node.lo, node.hi)
     raise TypeError(f"cannot encode {type(node).__name__} as string content")
+
+
+def _merge_members(a: dict, b: dict, pointer: str, compiler: SchemaCompiler) -> tuple[dict, Any]:
+    """properties/additionalProperties of a & b: each key meets the other side's rule for it."""
+    pa, pb = a.get("properties") or {}, b.get("properties") or {}
+    xa, xb = a.get("additionalProperties", True), b.get("additionalProperties", True)
+    merged = {}
+    for name in [*pa, *(n for n in pb if n not in pa)]:
+        left = pa.get(name, xa)
+        right = pb.get(name, xb)
+        merged[name] = merge_schemas(left, right, f"{pointer}/properties/{name}", compiler)
+    return merged, merge_schemas(xa, xb, f"{pointer}/additionalProperties", compiler)
+
+
+def _elements(schema: dict) -> tuple[list, Any]:
+    items = schema.get("items")
+    if isinstance(items, list):
+        return list(items), schema.get("additionalItems", True)
+    return list(schema.get("prefixItems") or []), True if items is None else items
+
+
+def _merge_elements(a: dict, b: dict, pointer: str, compiler: SchemaCompiler) -> tuple[list, Any]:
+    """Positional items of a & b: position k meets both sides' rule for k."""
+    (pa, ra), (pb, rb) = _elements(a), _elements(b)
+    prefix = [merge_schemas(pa[k] if k < len(pa) else ra, pb[k] if k < len(pb) else rb, f"{pointer}/items/{k}",
+                            compiler) for k in range(max(len(pa), len(pb)))]
+    return prefix, merge_schemas(ra, rb, f"{pointer}/items", compiler)
+
+
+def _value_types(schema: dict) -> set[str]:
+    declared = schema.get("type")
+    types = set(ALL_TYPES) if declared is None else {declared} if isinstance(declared, str) else set(declared)
+    if "number" in types:
+        types.add("integer")
+    if "integer" in types:
+        types.add("number")  # 1.0 is an integer
+    values = _finite_values(schema)
+    if values is not None:
+        types &= {_json_type(v) for v in values} | ({"number"} if any(_json_type(v) == "integer" for v in values)
+                                                     else set())
+    return types
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int) or isinstance(value, float) and value.is_integer():
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _finite_values(schema: dict) -> list | None:
+    if "const" in schema:
+        return [schema["const"]]
+    if isinstance(schema.get("enum"), list):
+        return schema["enum"]
+    return None
 
 
 def _escape(name: str) -> str:
@@ -468,6 +565,19 @@ def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any
     if not isinstance(a, dict) or not isinstance(b, dict):
         raise SchemaError(f"{pointer}: a schema must be an object or a boolean")
     out = dict(a)
+    object_keys = ("properties", "additionalProperties", "patternProperties")
+    if any(k in a for k in object_keys) and any(k in b for k in object_keys):
+        if "patternProperties" in a or "patternProperties" in b:
+            compiler.report(pointer, "patternProperties", "allOf with patternProperties is not combined exactly")
+        out["properties"], out["additionalProperties"] = _merge_members(a, b, pointer, compiler)
+        b = {k: v for k, v in b.items() if k not in ("properties", "additionalProperties")}
+        out = {k: v for k, v in out.items() if v is not True or k != "additionalProperties"}
+    array_keys = ("prefixItems", "items", "additionalItems")
+    if any(k in a for k in array_keys) and any(k in b for k in array_keys):
+        out.pop("items", None), out.pop("additionalItems", None), out.pop("prefixItems", None)
+        prefix, rest = _merge_elements(a, b, pointer, compiler)
+        out["prefixItems"], out["items"] = prefix, rest
+        b = {k: v for k, v in b.items() if k not in array_keys}
     for key, value in b.items():
         if key in ANNOTATIONS or key not in out:
             out.setdefault(key, value)
@@ -508,8 +618,8 @@ def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any
         elif key == "allOf":
             out[key] = [*mine, *value]
         elif key in ("anyOf", "oneOf"):
-            out.setdefault("allOf", [])
-            out["allOf"] = [*out["allOf"], {key: value}]
+            # (A1 | A2) & (B1 | B2) = (A1 & (B1 | B2)) | (A2 & (B1 | B2)): nest, don't loop
+            out[key] = [merge_schemas(branch, {key: value}, f"{pointer}/{key}", compiler) for branch in mine]
         else:
             compiler.report(pointer, key, f"allOf combines two different {key!r} values; only the first is enforced")
     return out

@@ -1,15 +1,22 @@
-"""``$ref`` resolution inside one schema document: JSON pointers, ``$id`` and ``$anchor``."""
+"""``$ref`` resolution inside one schema document: JSON pointers, ``$id`` base URIs and anchors."""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, urldefrag
+from urllib.parse import unquote, urldefrag, urljoin
 
 from structgen._errors import SchemaError, UnsupportedFeatureError
+
+_DEFAULT_BASE = "https://structgen.invalid/schema.json"
+_SKIP = ("enum", "const", "examples", "default")
 
 
 def _unescape(token: str) -> str:
     return unquote(token).replace("~1", "/").replace("~0", "~")
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
 
 
 class RefResolver:
@@ -17,50 +24,55 @@ class RefResolver:
 
     def __init__(self, root: Any) -> None:
         self.root = root
-        self.by_name: dict[str, tuple[Any, str]] = {}
-        self._index(root, "#")
+        self.resources: dict[str, tuple[Any, str]] = {}
+        self.anchors: dict[str, tuple[Any, str]] = {}
+        self.bases: dict[str, str] = {}
+        root_id = root.get("$id", root.get("id")) if isinstance(root, dict) else None
+        base = urljoin(_DEFAULT_BASE, root_id) if isinstance(root_id, str) else _DEFAULT_BASE
+        self._index(root, "#", urldefrag(base)[0])
+        self.resources.setdefault(urldefrag(base)[0], (root, "#"))
+        self.resources.setdefault(_DEFAULT_BASE, (root, "#"))
 
-    def _index(self, node: Any, pointer: str) -> None:
+    def _index(self, node: Any, pointer: str, base: str) -> None:
         if isinstance(node, dict):
-            for key in ("$id", "id"):
-                ident = node.get(key)
-                if isinstance(ident, str) and pointer != "#":
-                    self.by_name.setdefault(ident, (node, pointer))
-                    self.by_name.setdefault(ident.rstrip("#"), (node, pointer))
+            ident = node.get("$id", node.get("id"))
+            if isinstance(ident, str) and "$ref" not in node:
+                absolute = urljoin(base, ident)
+                doc, fragment = urldefrag(absolute)
+                if fragment:  # draft 4-7 spelling of an anchor: {"$id": "#foo"}
+                    self.anchors.setdefault(absolute, (node, pointer))
+                else:
+                    base = doc
+                    self.resources.setdefault(doc, (node, pointer))
             for key in ("$anchor", "$dynamicAnchor"):
-                anchor = node.get(key)
-                if isinstance(anchor, str):
-                    self.by_name.setdefault("#" + anchor, (node, pointer))
+                if isinstance(node.get(key), str):
+                    self.anchors.setdefault(f"{base}#{node[key]}", (node, pointer))
+            self.bases[pointer] = base
             for key, value in node.items():
-                if key in ("enum", "const", "examples", "default"):
-                    continue
-                self._index(value, f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}")
+                if key not in _SKIP:
+                    self._index(value, f"{pointer}/{_escape(key)}", base)
         elif isinstance(node, list):
             for i, value in enumerate(node):
-                self._index(value, f"{pointer}/{i}")
+                self._index(value, f"{pointer}/{i}", base)
+
+    def base_of(self, pointer: str) -> str:
+        while pointer not in self.bases and "/" in pointer:
+            pointer = pointer.rsplit("/", 1)[0]
+        return self.bases.get(pointer, _DEFAULT_BASE)
 
     def resolve(self, ref: str, where: str) -> tuple[Any, str]:
-        """Return ``(subschema, its JSON pointer)``."""
-        if ref in self.by_name:
-            return self.by_name[ref]
-        base, fragment = urldefrag(ref)
-        if base:
-            root_id = self.root.get("$id") if isinstance(self.root, dict) else None
-            if base in self.by_name:
-                node, pointer = self.by_name[base]
-            elif root_id and base.rstrip("#") == root_id.rstrip("#"):
-                node, pointer = self.root, "#"
-            else:
-                raise UnsupportedFeatureError(f"{where}: $ref {ref!r} points outside this schema document")
-        else:
-            node, pointer = self.root, "#"
+        """Return ``(subschema, its JSON pointer)`` for a ``$ref`` found in the schema at ``where``."""
+        absolute = urljoin(self.base_of(where.removesuffix("/$ref")), ref)
+        if absolute in self.anchors:
+            return self.anchors[absolute]
+        doc, fragment = urldefrag(absolute)
+        if doc not in self.resources:
+            raise UnsupportedFeatureError(f"{where}: $ref {ref!r} points outside this schema document")
+        node, pointer = self.resources[doc]
         if not fragment:
             return node, pointer
         if not fragment.startswith("/"):
-            found = self.by_name.get("#" + fragment)
-            if found is None:
-                raise SchemaError(f"{where}: $ref {ref!r} names an unknown anchor")
-            return found
+            raise SchemaError(f"{where}: $ref {ref!r} names an unknown anchor")
         for token in fragment.split("/")[1:]:
             token = _unescape(token)
             if isinstance(node, dict) and token in node:
@@ -69,5 +81,5 @@ class RefResolver:
                 node = node[int(token)]
             else:
                 raise SchemaError(f"{where}: $ref {ref!r} does not resolve in this document")
-            pointer += "/" + token.replace("~", "~0").replace("/", "~1")
+            pointer += "/" + _escape(token)
         return node, pointer

@@ -19,7 +19,7 @@ from structgen.sampling._rejection import SamplingError, awrs_with_noise
 
 
 def _orders(p: list[Fraction]):
-    """Every ordering of the tokens with positive mass, with its probability under sampling w/o replacement."""
+    """Every ordering of the tokens with mass, with its probability under sampling without replacement."""
     support = [i for i, x in enumerate(p) if x > 0]
     for perm in itertools.permutations(support):
         prob, left = Fraction(1), sum(p[i] for i in support)
@@ -97,10 +97,10 @@ def test_t1_t2_t4_random_cases_are_exact(seed):
     valid = (torch.rand(n, generator=rng) < 0.5).tolist()
     valid[seed % n] = True
     weighted, law, checks, _ = _enumerate(p, valid)
-    z = sum(float(x) for x, ok in zip(p, valid) if ok)
+    z = sum(x for x, ok in zip(p, valid, strict=True) if ok)
     for token in range(n):
         assert weighted[token] == pytest.approx(float(p[token]) if valid[token] else 0.0, abs=1e-12)
-        assert law[token] == (p[token] / sum(x for x, ok in zip(p, valid) if ok) if valid[token] else 0)
+        assert law[token] == (p[token] / z if valid[token] else 0)
     assert checks <= 2 * n  # each token is checked at most once across both traces
 
 
@@ -188,7 +188,8 @@ def test_t5_unnormalised_weights_estimate_the_unnormalised_mass():
     for order0, prob0 in _orders(p):
         for order1, prob1 in _orders(p):
             noise = torch.stack([_noise(p, order0), _noise(p, order1)])
-            total += float(prob0 * prob1) * math.exp(awrs_with_noise(logw, lambda t: valid[t], noise).log_weight)
+            draw = awrs_with_noise(logw, lambda t: valid[t], noise)
+            total += float(prob0 * prob1) * math.exp(draw.log_weight)
     assert total == pytest.approx(3.5, abs=1e-10)
 
 

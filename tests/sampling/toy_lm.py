@@ -9,7 +9,7 @@ reordering, batch repetition and ``generate()`` behave as with any decoder.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from transformers import DynamicCache, GenerationMixin, PretrainedConfig, PreTrainedModel
@@ -60,12 +60,12 @@ class TableLM(PreTrainedModel, GenerationMixin):
         keys, _ = past_key_values.update(stored, stored, 0)
         full = keys.view(batch, -1).long().tolist()
         bos = self.config.bos_token_id
-        logits = torch.empty(batch, new, self.config.vocab_size, dtype=torch.float32)
+        logits = torch.empty(batch, new, self.config.vocab_size, dtype=torch.float64)  # exact to 1e-16
         for row, seq in enumerate(full):
             for j in range(new):
                 upto = seq[: len(seq) - new + j + 1]
                 prefix = tuple(t for t in upto if t != bos)
-                logits[row, j] = torch.tensor(self._log_table(prefix))
+                logits[row, j] = torch.tensor(self._log_table(prefix), dtype=torch.float64)
         return CausalLMOutputWithPast(logits=logits, past_key_values=past_key_values if use_cache else None)
 
     def prepare_inputs_for_generation(self, input_ids, past_key_values=None, **kwargs):
