@@ -44,19 +44,29 @@ _LAZY = {
     "load_default_model": "structgen.integrations",
 }
 
-__all__ = sorted(
-    [
-        "CompileTimeoutError",
-        "GrammarError",
-        "MissingDependencyError",
-        "SchemaError",
-        "StructgenError",
-        "TokenizerError",
-        "UnsatisfiableConstraintError",
-        "UnsupportedFeatureError",
-        *_LAZY,
-    ]
-)
+__all__ = [
+    "CompileTimeoutError",
+    "Constraint",
+    "GrammarAlignedSampler",
+    "GrammarError",
+    "Matcher",
+    "MissingDependencyError",
+    "SchemaError",
+    "StructgenError",
+    "StructuredLogitsProcessor",
+    "TokenizerError",
+    "UnsatisfiableConstraintError",
+    "UnsupportedFeatureError",
+    "Vocabulary",
+    "allocate_bitmask",
+    "apply_token_bitmask_",
+    "compile_json_schema",
+    "compile_regex",
+    "generate",
+    "load_default_model",
+    "schema_report",
+    "smc",
+]
 
 if TYPE_CHECKING:
     from structgen._bitmask import allocate_bitmask

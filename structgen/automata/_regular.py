@@ -160,10 +160,11 @@ def star(item: Node) -> Node:
 class _NFA:
     """Thompson NFA over byte ranges: ``edges[s]`` = [(lo, hi, target)], ``eps[s]`` = [targets]."""
 
-    def __init__(self, max_states: int) -> None:
+    def __init__(self, max_states: int, deadline: float | None = None) -> None:
         self.edges: list[list[tuple[int, int, int]]] = []
         self.eps: list[list[int]] = []
         self.max_states = max_states
+        self.deadline = deadline
         self._utf8_cache: dict[Ranges, list] = {}
 
     def state(self) -> int:
@@ -172,6 +173,8 @@ class _NFA:
                 f"the constraint's automaton exceeds {self.max_states} NFA states; "
                 "it is too large to compile as a regular language"
             )
+        if self.deadline is not None and len(self.edges) % 4096 == 0 and time.monotonic() > self.deadline:
+            raise CompileTimeoutError("compiling the constraint's automaton ran past its time limit")
         self.edges.append([])
         self.eps.append([])
         return len(self.edges) - 1
@@ -321,7 +324,7 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
     ``deadline`` is a ``time.monotonic()`` value past which compilation stops with
     ``CompileTimeoutError``.
     """
-    nfa = _NFA(max_states)
+    nfa = _NFA(max_states, deadline)
     start, end = nfa.build(node)
     first = _closure([start], nfa.eps)
     index = {first: 0}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from structgen._constraint import Constraint, compile_regex
 from structgen.vocab import Vocabulary
@@ -22,13 +24,28 @@ def model_vocabulary(model: Any, tokenizer: Any) -> Vocabulary:
     return Vocabulary.from_tokenizer(tokenizer, vocab_size=width, eos_token_ids=eos_ids)
 
 
-def _constraints(regex: str | Sequence[str] | None, n_prompts: int, vocab: Vocabulary) -> list[Constraint]:
-    if regex is None:
-        raise TypeError("generate() needs a constraint: pass regex=...")
-    patterns = [regex] * n_prompts if isinstance(regex, str) else list(regex)
-    if len(patterns) != n_prompts:
-        raise ValueError(f"Expected one regex or one per prompt ({n_prompts}), but got {len(patterns)}")
-    return [compile_regex(p, vocab) for p in patterns]
+def _per_prompt(value: Any, n_prompts: int, name: str) -> list:
+    single = not isinstance(value, (list, tuple))
+    values = [value] * n_prompts if single else list(value)
+    if len(values) != n_prompts:
+        raise ValueError(f"Expected one {name} or one per prompt ({n_prompts}), but got {len(values)}")
+    return values
+
+
+def _constraints(regex: Any, schema: Any, n_prompts: int, vocab: Vocabulary, schema_options: dict) -> list[Constraint]:
+    if (regex is None) == (schema is None):
+        raise TypeError("generate() needs exactly one constraint: regex=... or schema=...")
+    if regex is not None:
+        return [compile_regex(p, vocab) for p in _per_prompt(regex, n_prompts, "regex")]
+    from structgen.schema import compile_json_schema
+
+    return [compile_json_schema(s, vocab, **schema_options) for s in _per_prompt(schema, n_prompts, "schema")]
+
+
+def _parse(text: str, constraint: Constraint) -> Any:
+    value = json.loads(text)
+    model = constraint.pydantic_model
+    return model.model_validate(value) if model is not None else value
 
 
 def generate(
@@ -37,10 +54,16 @@ def generate(
     prompts: str | Sequence[str],
     *,
     regex: str | Sequence[str] | None = None,
+    schema: Any = None,
+    schema_options: dict | None = None,
     max_new_tokens: int = 256,
     **generate_kwargs: Any,
-) -> str | list[str] | list[list[str]]:
-    """Generate text that matches ``regex`` (one pattern, or one per prompt).
+) -> Any:
+    """Generate text that matches ``regex``, or JSON that validates against ``schema``.
+
+    Each takes one value or one per prompt. ``schema`` is a JSON Schema (dict or JSON text) or a
+    pydantic model class; outputs are then parsed objects (model instances for a model class), and
+    ``schema_options`` go to ``compile_json_schema`` (``lenient``, ``whitespace``, ...).
 
     Prompts are used as given (apply a chat template first for chat models). ``generate_kwargs``
     go to ``model.generate`` (``do_sample``, ``temperature``, ``num_beams``, ...). Returns one
@@ -56,7 +79,7 @@ def generate(
     single = isinstance(prompts, str)
     prompt_list = [prompts] if single else list(prompts)
     vocab = model_vocabulary(model, tokenizer)
-    constraints = _constraints(regex, len(prompt_list), vocab)
+    constraints = _constraints(regex, schema, len(prompt_list), vocab, schema_options or {})
     processor = StructuredLogitsProcessor(constraints)
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else vocab.eos_token_ids[0]
@@ -78,7 +101,7 @@ def generate(
             **generate_kwargs,
         )
     generated = out[:, enc["input_ids"].shape[1] :].tolist()
-    texts = []
+    texts: list[Any] = []
     eos = set(vocab.eos_token_ids)
     for row, tokens in enumerate(generated):
         data = bytearray()
@@ -89,13 +112,18 @@ def generate(
                 break
             data += vocab.token_bytes[token]
         text = data.decode("utf-8", errors="replace")
-        if not ended and not constraints[row * len(constraints) // len(generated)].matches(bytes(data)):
+        constraint = constraints[row * len(constraints) // len(generated)]
+        complete = ended or constraint.matches(bytes(data))
+        if not complete:
             warnings.warn(
                 f"row {row} reached max_new_tokens={max_new_tokens} before its constraint could end: "
-                f"{text[:60]!r}... is incomplete",
+                f"{text[:60]!r}... is incomplete" + (" (returned as None)" if schema is not None else ""),
                 stacklevel=2,
             )
-        texts.append(text)
+        if schema is not None:
+            texts.append(_parse(text, constraint) if complete else None)
+        else:
+            texts.append(text)
     per_prompt = len(texts) // len(prompt_list)
     if per_prompt == 1:
         return texts[0] if single else texts

@@ -23,10 +23,14 @@ def load_schema(schema: Any) -> tuple[Any, type | None]:
         try:
             return json.loads(schema), None
         except json.JSONDecodeError as exc:
-            raise SchemaError(f"the schema is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+            raise SchemaError(
+                f"the schema is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
+            ) from None
     if isinstance(schema, (dict, bool)):
         return schema, None
-    raise SchemaError(f"Expected a schema as a dict, JSON text or pydantic model class, but got {type(schema).__name__}")
+    raise SchemaError(
+        f"Expected a schema as a dict, JSON text or pydantic model class, but got {type(schema).__name__}"
+    )
 
 
 @dataclass

@@ -10,8 +10,8 @@ restriction. Keywords it cannot enforce are reported as unsupported.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from structgen._errors import SchemaError, UnsupportedFeatureError

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import threading
 import weakref
+from collections.abc import Iterable
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

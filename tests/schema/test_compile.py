@@ -1,0 +1,153 @@
+"""compile_json_schema: what each keyword accepts and refuses, errors that say where, options."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from structgen import (
+    CompileTimeoutError,
+    SchemaError,
+    UnsupportedFeatureError,
+    compile_json_schema,
+    schema_report,
+)
+
+
+def check(vocab, tokenizer, schema, passing=(), failing=(), **options):
+    """Each passing value is accepted (string path and token path); each failing one refused."""
+    constraint = compile_json_schema(schema, vocab, **options)
+    sep = (",", ":") if options.get("whitespace", "compact") == "compact" else (", ", ": ")
+    for value, should_pass in [*((v, True) for v in passing), *((v, False) for v in failing)]:
+        text = value if isinstance(value, str) and value.startswith("#raw:") else None
+        text = text[5:] if text else json.dumps(value, ensure_ascii=False, separators=sep)
+        assert constraint.matches(text) == should_pass, (schema, text)
+        matcher = constraint.matcher()
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        token_path = matcher.advance_many(ids) == len(ids) and matcher.is_accepting()
+        assert token_path == should_pass, (schema, text)
+    return constraint
+
+
+CASES = {
+    "integer range": ({"type": "integer", "minimum": -5, "exclusiveMaximum": 100}, [-5, 0, 99], [-6, 100, 1.5, "1"]),
+    "number bounds": ({"type": "number", "exclusiveMinimum": 0, "maximum": 2}, [0.5, 2, 1.99], [0, -1, 2.5]),
+    "unbounded number": ({"type": "number"}, [0, -1.5, 3e10, 1.25e-3], ["x", True]),
+    "string lengths": ({"type": "string", "minLength": 2, "maxLength": 3}, ["ab", "é😀", 'a"'], ["a", "abcd"]),
+    "pattern is a search": ({"type": "string", "pattern": "[0-9]{3}"}, ["a123b", "999"], ["12", "abc"]),
+    "anchored pattern": ({"type": "string", "pattern": "^[a-z]+$"}, ["abc"], ["ab1", "", "A"]),
+    "format date": ({"type": "string", "format": "date"}, ["2024-02-29"], ["2024-13-01", "24-01-01"]),
+    "format uuid": ({"type": "string", "format": "uuid"}, ["123e4567-e89b-12d3-a456-426614174000"], ["123"]),
+    "enum": ({"enum": ["red", 1, None, {"a": [1]}]}, ["red", 1, None, {"a": [1]}], ["blue", 2, {"a": []}]),
+    "const": ({"const": {"x": 1}}, [{"x": 1}], [{"x": 2}, {}]),
+    "type union": ({"type": ["string", "null"]}, ["a", None], [1, True]),
+    "object required and order": (
+        {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}}, "required": ["a"],
+         "additionalProperties": False},
+        [{"a": 1}, {"a": 1, "b": "x"}],
+        [{"b": "x"}, {"a": 1, "c": 2}, {"a": "1"}],
+    ),
+    "additional properties schema": (
+        {"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": {"type": "boolean"}},
+        [{"a": 1, "z": True}, {"q": False}],
+        [{"a": 1, "z": 1}, {"a": 1, "a2": "x"}],
+    ),
+    "min and max properties": (
+        {"type": "object", "additionalProperties": {"type": "integer"}, "minProperties": 1, "maxProperties": 2},
+        [{"a": 1}, {"a": 1, "b": 2}],
+        [{}, {"a": 1, "b": 2, "c": 3}],
+    ),
+    "array bounds": ({"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 3},
+                     [[1], [1, 2, 3]], [[], [1, 2, 3, 4], ["a"]]),
+    "prefix items": ({"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "items": False},
+                     [["a", 1], ["a"], []], [[1, "a"], ["a", 1, 2]]),
+    "anyOf": ({"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 1}]}, [1, "a"], ["ab", None]),
+    "oneOf disjoint by type": ({"oneOf": [{"type": "integer"}, {"type": "string"}]}, [1, "a"], [None]),
+    "allOf merged": ({"allOf": [{"type": "integer", "minimum": 0}, {"maximum": 9}]}, [0, 9], [-1, 10]),
+    "ref to defs": (
+        {"$defs": {"pos": {"type": "integer", "minimum": 1}}, "type": "array", "items": {"$ref": "#/$defs/pos"}},
+        [[1, 2]],
+        [[0]],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_keyword_accepts_and_refuses(smollm2_vocab, smollm2_tokenizer, name):
+    schema, passing, failing = CASES[name]
+    check(smollm2_vocab, smollm2_tokenizer, schema, passing, failing)
+
+
+def test_flexible_whitespace_is_bounded(smollm2_vocab, smollm2_tokenizer):
+    schema = {"type": "object", "properties": {"a": {"type": "array", "items": {"type": "integer"}}}}
+    check(smollm2_vocab, smollm2_tokenizer, schema, [{"a": [1, 2]}, "#raw:{ \"a\" :[1,\n 2] }"],
+          ["#raw:{\"a\":[1,     2]}"], whitespace="flexible", max_whitespace=2)
+
+
+def test_recursion_is_unrolled_to_a_bounded_depth_and_reported(smollm2_vocab, smollm2_tokenizer):
+    tree = {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#"}}},
+            "additionalProperties": False}
+    constraint = check(smollm2_vocab, smollm2_tokenizer, tree, [{}, {"children": [{"children": [{}]}]}],
+                       [{"children": [{"children": [{"children": [{"children": [{}]}]}]}]}], max_recursion=3)
+    assert [i.kind for i in constraint.schema_issues] == ["restricted"]
+
+
+def test_pydantic_models_compile_and_keep_their_class(smollm2_vocab):
+    pydantic = pytest.importorskip("pydantic")
+
+    class Point(pydantic.BaseModel):
+        x: int
+        y: int
+
+    constraint = compile_json_schema(Point, smollm2_vocab)
+    assert constraint.matches('{"x":1,"y":-2}') and not constraint.matches('{"x":1}')
+    assert constraint.pydantic_model is Point
+
+
+UNSUPPORTED = [
+    ({"type": "string", "not": {"const": "a"}}, "#/not: not enforced yet"),
+    ({"properties": {"a": {"type": "number", "multipleOf": 0.5}}}, "#/properties/a/multipleOf"),
+    ({"type": "array", "contains": {"type": "integer"}}, "#/contains"),
+    ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, "#/oneOf: branches 0 and 1 may overlap"),
+    ({"$ref": "http://example.com/s.json"}, "points outside this schema document"),
+]
+
+
+@pytest.mark.parametrize(("schema", "message"), UNSUPPORTED)
+def test_unenforced_keywords_are_refused_with_their_location(smollm2_vocab, schema, message):
+    with pytest.raises(UnsupportedFeatureError, match=message.replace("$", r"\$")):
+        compile_json_schema(schema, smollm2_vocab)
+
+
+def test_lenient_compiles_and_warns_with_the_same_list(smollm2_vocab):
+    with pytest.warns(UserWarning, match="#/not"):
+        constraint = compile_json_schema({"type": "integer", "not": {"const": 3}}, smollm2_vocab, lenient=True)
+    assert constraint.matches("4")
+
+
+def test_schema_report_lists_issues_without_a_vocabulary():
+    report = schema_report({"type": "array", "uniqueItems": True, "contains": {}})
+    assert [str(i) for i in report.unsupported] == ["#/contains: not enforced yet"]
+    assert [i.keyword for i in report.restricted] == ["uniqueItems"]
+
+
+MALFORMED = [
+    ('{"type": ', "not valid JSON: line 1 column 10"),
+    ({"type": "strnig"}, "#/type: unknown type 'strnig'"),
+    ({"properties": {"a": {"minLength": -1, "type": "string"}}}, "#/properties/a/minLength: must be a non-negative"),
+    ({"$ref": "#/$defs/missing"}, "does not resolve"),
+    ({"items": 3, "type": "array"}, "must be an object or a boolean"),
+]
+
+
+@pytest.mark.parametrize(("schema", "message"), MALFORMED)
+def test_malformed_schemas_raise_schema_error_naming_the_place(smollm2_vocab, schema, message):
+    with pytest.raises(SchemaError, match=message.replace("$", r"\$")):
+        compile_json_schema(schema, smollm2_vocab)
+
+
+def test_compile_time_limit_stops_a_huge_schema(smollm2_vocab):
+    huge = {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 20}
+    with pytest.raises(CompileTimeoutError):
+        compile_json_schema(huge, smollm2_vocab, time_limit=0.05)
