@@ -60,3 +60,16 @@ def allowed_set(dfa: ByteDFA, vocab: Vocabulary, state: int, good: np.ndarray) -
     if dfa.accepting[state]:
         allowed |= set(vocab.eos_token_ids)
     return allowed
+
+
+def sample_string(dfa: ByteDFA, rng, stop: float = 0.3, max_len: int = 200) -> bytes | None:
+    """A random string of the DFA's language (a random walk; None if it ran too long)."""
+    s, out = dfa.start, bytearray()
+    while len(out) < max_len:
+        if dfa.accepting[s] and (rng.random() < stop or not (dfa.transitions[s] >= 0).any()):
+            return bytes(out)
+        live = np.flatnonzero(dfa.transitions[s] >= 0)
+        b = int(live[rng.integers(len(live))])
+        out.append(b)
+        s = int(dfa.transitions[s, b])
+    return None

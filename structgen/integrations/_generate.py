@@ -56,6 +56,7 @@ def generate(
     regex: str | Sequence[str] | None = None,
     schema: Any = None,
     schema_options: dict | None = None,
+    sampling: str = "mask",
     max_new_tokens: int = 256,
     **generate_kwargs: Any,
 ) -> Any:
@@ -64,6 +65,8 @@ def generate(
     Each takes one value or one per prompt. ``schema`` is a JSON Schema (dict or JSON text) or a
     pydantic model class; outputs are then parsed objects (model instances for a model class), and
     ``schema_options`` go to ``compile_json_schema`` (``lenient``, ``whitespace``, ...).
+    ``sampling="rejection"`` checks only the tokens the model draws instead of masking the whole
+    vocabulary (same output distribution; no top-k / top-p / beams in that mode).
 
     Prompts are used as given (apply a chat template first for chat models). ``generate_kwargs``
     go to ``model.generate`` (``do_sample``, ``temperature``, ``num_beams``, ...). Returns one
@@ -80,7 +83,15 @@ def generate(
     prompt_list = [prompts] if single else list(prompts)
     vocab = model_vocabulary(model, tokenizer)
     constraints = _constraints(regex, schema, len(prompt_list), vocab, schema_options or {})
-    processor = StructuredLogitsProcessor(constraints)
+    if sampling == "rejection":
+        processor = StructuredLogitsProcessor(
+            constraints,
+            sampling="rejection",
+            do_sample=bool(generate_kwargs.get("do_sample", False)),
+            temperature=float(generate_kwargs.get("temperature", 1.0) or 1.0),
+        )
+    else:
+        processor = StructuredLogitsProcessor(constraints, sampling=sampling)
 
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else vocab.eos_token_ids[0]
     old_side = tokenizer.padding_side
