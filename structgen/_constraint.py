@@ -65,6 +65,9 @@ def index_for(dfa, vocab: Vocabulary, mode: IndexMode) -> TokenIndex:
 def compile_regex(pattern: str, vocab: Vocabulary, *, index: IndexMode = "lazy") -> Constraint:
     """Compile a regular expression (matched in full, Python ``re`` syntax) against ``vocab``.
 
+    ``\\d``, ``\\w`` and ``\\s`` are ASCII classes here (as in ECMA-262), a subset of Python's
+    Unicode ones, so every output is still a Python ``re.fullmatch``.
+
     ``index="lazy"`` computes each state's token mask on first use (fast to first mask);
     ``"eager"`` computes all of them now and stores them in the on-disk cache.
 

@@ -34,6 +34,7 @@ class Vocabulary:
         *,
         eos_token_ids: Iterable[int] = (),
         special_token_ids: Iterable[int] = (),
+        added_token_ids: Iterable[int] = (),
         size: int | None = None,
     ) -> None:
         self.token_bytes: tuple[bytes, ...] = tuple(token_bytes)
@@ -46,6 +47,8 @@ class Vocabulary:
         self.special_token_ids: frozenset[int] = frozenset(int(i) for i in special_token_ids) | set(
             self.eos_token_ids
         )
+        # added tokens (chat markers, tool tags, ...) bypass the tokenizer's merges: never a constraint's text
+        self.added_token_ids: frozenset[int] = frozenset(int(i) for i in added_token_ids)
 
     @classmethod
     def from_tokenizer(
@@ -75,7 +78,7 @@ class Vocabulary:
                 f"{type(tokenizer).__name__} is not a fast (Rust `tokenizers`) tokenizer; load it "
                 "with AutoTokenizer.from_pretrained(..., use_fast=True)"
             )
-        token_bytes, special, _added = tokenizer_token_bytes(backend)
+        token_bytes, special, added = tokenizer_token_bytes(backend)
         eos = set(eos_token_ids or ())
         tokenizer_eos = getattr(tokenizer, "eos_token_id", None)
         if tokenizer_eos is not None:
@@ -84,7 +87,7 @@ class Vocabulary:
         if vocab_size is not None and vocab_size < len(token_bytes):
             special |= set(range(vocab_size, len(token_bytes)))
             token_bytes = token_bytes[:vocab_size]
-        vocab = cls(token_bytes, eos_token_ids=eos, special_token_ids=special, size=vocab_size)
+        vocab = cls(token_bytes, eos_token_ids=eos, special_token_ids=special, added_token_ids=added, size=vocab_size)
         with _CACHE_LOCK:
             try:
                 _CACHE.setdefault(tokenizer, {})[key] = vocab
@@ -103,12 +106,12 @@ class Vocabulary:
 
     @cached_property
     def usable(self) -> np.ndarray:
-        """Bool per tokenizer id: may a constraint allow this token (non-special, non-empty)?"""
+        """Bool per tokenizer id: may a constraint allow this token (not special or added, not empty)?"""
         usable = np.fromiter(
             (len(b) > 0 for b in self.token_bytes), dtype=bool, count=len(self.token_bytes)
         )
-        special = [i for i in self.special_token_ids if i < usable.shape[0]]
-        usable[special] = False
+        excluded = [i for i in self.special_token_ids | self.added_token_ids if i < usable.shape[0]]
+        usable[excluded] = False
         return usable
 
     @cached_property

@@ -42,6 +42,11 @@ def test_smollm2_eos_and_special_tokens_are_read(smollm2_vocab, smollm2_tokenize
     assert smollm2_vocab.size == len(smollm2_tokenizer)
 
 
+def test_deepseek_chat_markers_are_never_usable(deepseek_vocab, deepseek_tokenizer):
+    user = deepseek_tokenizer.convert_tokens_to_ids("<｜User｜>")
+    assert user in deepseek_vocab.added_token_ids and not deepseek_vocab.usable[user]
+
+
 def test_deepseek_eos_comes_from_tokenizer_config(deepseek_vocab, deepseek_tokenizer):
     eos = deepseek_tokenizer.convert_tokens_to_ids("<｜end▁of▁sentence｜>")
     assert deepseek_vocab.eos_token_ids == (eos,)
@@ -107,13 +112,13 @@ def test_sentencepiece_dummy_prefix_space_is_a_real_space():
     assert vocab.token_bytes[tok.token_to_id("▁the")] == b" the"
 
 
-def test_added_tokens_have_literal_bytes_and_special_ones_are_unusable():
+def test_added_tokens_have_literal_bytes_and_are_never_usable_by_constraints():
     tok = _sentencepiece_tokenizer(prepend="never")
     tok.add_tokens([AddedToken("<tool>", special=False)])
     tok.add_special_tokens([AddedToken("<|eot|>", special=True)])
     vocab = Vocabulary.from_tokenizer(tok, eos_token_ids=[tok.token_to_id("<|eot|>")])
     tool, eot = tok.token_to_id("<tool>"), tok.token_to_id("<|eot|>")
-    assert vocab.token_bytes[tool] == b"<tool>" and vocab.usable[tool]
+    assert vocab.token_bytes[tool] == b"<tool>" and not vocab.usable[tool]
     assert vocab.token_bytes[eot] == b"<|eot|>" and not vocab.usable[eot]
     assert vocab.eos_token_ids == (eot,)
     assert not vocab.usable[tok.token_to_id("<s>")]
