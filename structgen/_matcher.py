@@ -43,6 +43,10 @@ class Matcher:
         s = self._history[-1]
         row[:] = self._eos_words if s == _FINISHED else self._index.mask(s)
 
+    def fill_eos_mask(self, row: np.ndarray) -> None:
+        """Write a row that allows only the EOS ids (for a sequence that must stop now)."""
+        row[:] = self._eos_words
+
     def check(self, token: int) -> bool:
         """Would ``advance(token)`` succeed?"""
         return self._next(token) is not None

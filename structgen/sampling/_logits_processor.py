@@ -130,7 +130,7 @@ class StructuredLogitsProcessor(LogitsProcessor):
     def _fill(self, row: int) -> None:
         matcher = self._matchers[row]
         if self._refused[row]:
-            self._bitmask[row] = matcher._index.eos_row  # a refused row (a pruned beam) may only end
+            matcher.fill_eos_mask(self._bitmask[row])  # a refused row (a pruned beam) may only end
         else:
             matcher.fill_mask(self._bitmask[row])
 
