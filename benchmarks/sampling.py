@@ -4,6 +4,9 @@
    ``StructuredLogitsProcessor`` in ``sampling="mask"`` and ``"rejection"`` mode: single-token
    constraint checks per token, fallbacks to the full mask, processor time and wall time per token,
    validity of the outputs.
+1b. The same comparison on a fixed, seeded sample of small JSONSchemaBench schemas (``--json-schemas``),
+   greedy and sampled, prompted through SmolLM2's chat template; every completed output is
+   validated with ``jsonschema`` (format checks on).
 2. SMC on the T6 toy of the research note (tiny table LM with exact probabilities): total
    variation between the weighted posterior and the exact target, and the mean normaliser
    estimate, against the number of particles; one unweighted particle is plain masking.
@@ -18,15 +21,21 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import random
 import re
 import shlex
 import sys
 import time
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import torch
-from _common import machine_summary, markdown_table, replace_section
+from _common import machine_summary, markdown_table, replace_section, token_bytes_table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "sampling"))
@@ -38,13 +47,30 @@ from structgen.integrations._generate import model_vocabulary  # noqa: E402
 
 HEADING = "## Sampling: rejection, SMC, grammar-aligned decoding"
 NOTE_REJECTION = (
-    "Regex constraints only: grammars and JSON Schema constraints do not exist yet in structgen, so the "
-    "issue's JSONSchemaBench / shipped-grammar runs are not done. *checks/token* is the number of "
+    "*checks/token* is the number of "
     "single-token `Matcher.check` calls per step for rejection; for masking it is the vocabulary size "
     "(every token is decided), although structgen's mask is a precomputed lookup, not a per-token "
     "evaluation, so masking's real cost is the *processor ms/token* column. Times are means on a 2-core "
     "machine shared with other jobs: rows vary several-fold between runs (the checks do not); trust the "
     "checks and the within-row ratios only loosely."
+)
+JSON_DATA = ROOT.parent / "shared" / "data" / "jsonschemabench"
+JSON_SPLITS = ("Github_easy", "Glaiveai2K", "Github_medium")
+JSON_MAX_PROPERTIES = 6  # a 135M model must be able to finish the object in max_new_tokens
+JSON_MAX_CHARS = 1000  # schema text (compact JSON): bounds the nesting and the prompt
+JSON_PROMPT = "Reply with a JSON object for this schema:\n{schema}"
+NOTE_JSON = (
+    "Schemas: each split's lines shuffled with `random.Random(0)`, keeping in that order the first schemas "
+    f"that are a `type: object` with 1 to {JSON_MAX_PROPERTIES} top-level `properties`, at most "
+    f"{JSON_MAX_CHARS:,} characters as compact JSON, and compile strictly (`compile_json_schema` without "
+    "`lenient`; an `UnsupportedFeatureError` skips the schema); the splits take turns. Prompt: SmolLM2's "
+    "chat template around `Reply with a JSON object for this schema:\\n<schema JSON>`. Each schema "
+    "runs one untimed greedy masked warm-up (the lazy index's first states), then greedy and sampled "
+    "(temperature 1, seeds 0, 1, ...) generation with masking and with rejection. *valid*: completed "
+    "outputs that `jsonschema` accepts (the validator of the schema's `$schema` draft, Draft 2020-12 "
+    "when absent, with `FormatChecker()`), decoded from the token ids independently of structgen; "
+    "*cut off*: outputs that hit the token limit before the object closed (not validated). Greedy "
+    "rejection must pick exactly the tokens greedy masking picks (counted below)."
 )
 CASES = [
     ("date", r"\d{4}-\d{2}-\d{2}", "The date of the first moon landing, as YYYY-MM-DD: "),
@@ -68,12 +94,9 @@ class Timed:
         return out
 
 
-def bench_rejection(samples: int, max_new_tokens: int) -> list[list[str]]:
+def bench_rejection(model, tokenizer, vocab, samples: int, max_new_tokens: int) -> list[list[str]]:
     from transformers import LogitsProcessorList
 
-    model, tokenizer = structgen.load_default_model()
-    torch.set_num_threads(2)
-    vocab = model_vocabulary(model, tokenizer)
     rows = []
     for name, pattern, prompt in CASES:
         constraint = structgen.compile_regex(pattern, vocab)
@@ -131,6 +154,183 @@ def bench_rejection(samples: int, max_new_tokens: int) -> list[list[str]]:
                 ]
             )
     return rows
+
+
+@dataclass
+class JsonSchemaCase:
+    """One JSONSchemaBench schema and its compiled constraint."""
+
+    uid: str
+    schema: dict[str, Any]
+    constraint: Any
+
+
+def pick_json_schemas(n: int, vocab, seed: int = 0) -> tuple[list[JsonSchemaCase], dict[str, int]]:
+    """``n`` small schemas that compile strictly, the splits taking turns; also counts why others were skipped."""
+    queues = {}
+    for split in JSON_SPLITS:
+        lines = (JSON_DATA / f"{split}.jsonl").read_text().splitlines()
+        order = list(range(len(lines)))
+        random.Random(seed).shuffle(order)
+        queues[split] = (lines, iter(order))
+    picked: list[JsonSchemaCase] = []
+    skipped = {"not a small object": 0, "unsupported keyword": 0, "other compile error": 0}
+    while len(picked) < n and queues:
+        for split in list(queues):
+            if len(picked) == n:
+                break
+            lines, order = queues[split]
+            for i in order:
+                rec = json.loads(lines[i])
+                schema = rec["schema"]
+                if not _small_object(schema):
+                    skipped["not a small object"] += 1
+                    continue
+                try:
+                    constraint = structgen.compile_json_schema(schema, vocab)
+                except structgen.UnsupportedFeatureError:
+                    skipped["unsupported keyword"] += 1
+                    continue
+                except Exception:  # noqa: BLE001 - unsatisfiable, too large, timed out: not this benchmark's concern
+                    skipped["other compile error"] += 1
+                    continue
+                picked.append(JsonSchemaCase(rec["unique_id"], schema, constraint))
+                break
+            else:
+                del queues[split]
+    return picked, skipped
+
+
+def _small_object(schema: Any) -> bool:
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return False
+    props = schema.get("properties")
+    return (
+        isinstance(props, dict)
+        and 1 <= len(props) <= JSON_MAX_PROPERTIES
+        and len(json.dumps(schema, separators=(",", ":"))) <= JSON_MAX_CHARS
+    )
+
+
+@dataclass
+class Tally:
+    """Per-token work and validity of a set of generations in one mode."""
+
+    runs: int = 0
+    steps: int = 0
+    checks: int = 0
+    fallbacks: int = 0
+    tokens: int = 0
+    processor_s: float = 0.0
+    wall_s: float = 0.0
+    completed: int = 0
+    valid: int = 0
+    invalid: list[str] = field(default_factory=list)
+
+    def add(self, other: Tally) -> None:
+        for name in ("runs", "steps", "checks", "fallbacks", "tokens", "processor_s", "wall_s", "completed", "valid"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.invalid += other.invalid
+
+    def row(self, label: str, mode: str, vocab_size: int) -> list[str]:
+        per_token = vocab_size if mode == "mask" else self.checks / self.steps
+        return [
+            label,
+            mode,
+            f"{per_token:,.1f}",
+            f"{self.fallbacks / self.steps:.2f}",
+            f"{1e3 * self.processor_s / self.steps:.2f}",
+            f"{1e3 * self.wall_s / self.tokens:.1f}",
+            f"{self.valid}/{self.completed}",
+            str(self.runs - self.completed),
+        ]
+
+
+def _json_validator(schema: dict[str, Any]):
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema, format_checker=jsonschema.FormatChecker())
+
+
+class JsonRunner:
+    """Generates for one schema with a given processor, timing it and validating the output."""
+
+    def __init__(self, model, tokenizer, vocab, case: JsonSchemaCase, max_new_tokens: int) -> None:
+        messages = [{"role": "user", "content": JSON_PROMPT.format(schema=json.dumps(case.schema))}]
+        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        self.enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        self.model, self.vocab, self.case, self.max_new_tokens = model, vocab, case, max_new_tokens
+        self.table = token_bytes_table(tokenizer)  # the benchmark's own decoding, not structgen's
+        self.validator = _json_validator(case.schema)
+
+    def __call__(self, processor, seed: int | None = None) -> tuple[Tally, list[int]]:
+        """One generation: greedy when ``seed`` is None, else sampled at temperature 1 from that seed."""
+        from transformers import LogitsProcessorList
+
+        if seed is None:
+            decoding = {"do_sample": False}
+        else:
+            torch.manual_seed(seed)
+            decoding = {"do_sample": True, "top_k": 0, "top_p": 1.0, "temperature": 1.0}
+        timed = Timed(processor)
+        eos = set(self.vocab.eos_token_ids)
+        start = time.perf_counter()
+        with torch.no_grad():
+            out = self.model.generate(
+                **self.enc,
+                logits_processor=LogitsProcessorList([timed]),
+                max_new_tokens=self.max_new_tokens,
+                pad_token_id=self.vocab.eos_token_ids[0],
+                eos_token_id=list(eos),
+                **decoding,
+            )
+        wall = time.perf_counter() - start
+        new = out[0, self.enc["input_ids"].shape[1] :].tolist()
+        stats = processor.stats
+        tally = Tally(1, stats.steps, stats.checks, stats.fallbacks, len(new), timed.seconds, wall)
+        if any(t in eos for t in new):
+            text = b"".join(self.table[t] or b"" for t in new if t not in eos).decode("utf-8", "replace")
+            try:
+                ok = self.validator.is_valid(json.loads(text))
+            except json.JSONDecodeError:
+                ok = False
+            tally.completed, tally.valid = 1, int(ok)
+            if not ok:
+                tally.invalid.append(f"{self.case.uid}: {text!r}")
+        return tally, new
+
+
+def bench_json(model, tokenizer, vocab, cases: list[JsonSchemaCase], samples: int, max_new_tokens: int):
+    """Rejection vs masking on each schema: table rows, totals by (decoding, mode), greedy agreement."""
+    totals = {(d, m): Tally() for d in ("greedy", "sampled") for m in ("mask", "rejection")}
+    rows, identical = [], 0
+    for case in cases:
+        run = JsonRunner(model, tokenizer, vocab, case, max_new_tokens)
+
+        def processor(mode: str, seed: int | None, constraint=case.constraint):
+            if mode == "mask":
+                return structgen.StructuredLogitsProcessor(constraint)
+            return structgen.StructuredLogitsProcessor(
+                constraint, sampling="rejection", do_sample=seed is not None, temperature=1.0, seed=seed
+            )
+
+        run(processor("mask", None))  # warm-up, not counted
+        per_mode = {"mask": Tally(), "rejection": Tally()}
+        greedy_tokens = {}
+        for mode in ("mask", "rejection"):
+            for seed in (None, *range(samples)):
+                tally, tokens = run(processor(mode, seed), seed)
+                per_mode[mode].add(tally)
+                totals["greedy" if seed is None else "sampled", mode].add(tally)
+                if seed is None:
+                    greedy_tokens[mode] = tokens
+        identical += greedy_tokens["mask"] == greedy_tokens["rejection"]
+        for mode, tally in per_mode.items():
+            rows.append(tally.row(case.uid if mode == "mask" else "", mode, vocab.size))
+    for (decoding, mode), tally in totals.items():
+        rows.append(tally.row(f"**all, {decoding}**" if mode == "mask" else "", mode, vocab.size))
+    return rows, totals, identical
 
 
 def bench_smc(runs: int) -> list[list[str]]:
@@ -197,20 +397,85 @@ def bench_asap(runs: int, checkpoints: list[int]) -> list[list[str]]:
     return [[str(n), f"{kl[n]:.4f}", f"{hits[n]:.4f}", "0.7538", "0.5000"] for n in checkpoints]
 
 
+def json_section(model, tokenizer, vocab, args: argparse.Namespace) -> list[str]:
+    import jsonschema
+
+    cases, skipped = pick_json_schemas(args.json_schemas, vocab)
+    rows, totals, identical = bench_json(model, tokenizer, vocab, cases, args.json_samples, args.json_max_new_tokens)
+    every, masks = Tally(), Tally()
+    for (_, mode), tally in totals.items():
+        (masks if mode == "mask" else every).add(tally)
+    ratio = vocab.size / (every.checks / every.steps)
+    invalid = every.invalid + masks.invalid
+    verdict = (
+        f"**Target (at least 10x fewer checks per token than masking, no loss of validity): "
+        f"{'met' if ratio >= 10 and not invalid else 'not met'}.** Rejection made "
+        f"{every.checks / every.steps:.1f} checks per token over all {every.steps:,} JSON steps, "
+        f"{ratio:,.0f}x fewer than masking's {vocab.size:,}; completed outputs valid: masking "
+        f"{masks.valid}/{masks.completed} ({masks.runs - masks.completed} cut off), rejection "
+        f"{every.valid}/{every.completed} ({every.runs - every.completed} cut off); greedy rejection "
+        f"picked the same tokens as greedy masking on {identical}/{len(cases)} schemas."
+    )
+    parts = [
+        f"### Rejection sampling vs masking on JSON Schema (SmolLM2-135M, CPU, {len(cases)} JSONSchemaBench "
+        f"schemas from {', '.join(JSON_SPLITS)}; per schema and mode 1 greedy + {args.json_samples} sampled "
+        f"generations, at most {args.json_max_new_tokens} new tokens)",
+        "",
+        f"{NOTE_JSON} `FormatChecker()` checks these formats here (others need optional packages): "
+        f"{', '.join(sorted(jsonschema.FormatChecker().checkers))}. Skipped on the way: "
+        + ", ".join(f"{v} {k}" for k, v in skipped.items())
+        + ".",
+        "",
+        verdict,
+        "",
+        markdown_table(
+            [
+                "schema",
+                "mode",
+                "checks/token",
+                "fallbacks/token",
+                "processor ms/token",
+                "wall ms/token",
+                "valid/completed",
+                "cut off",
+            ],
+            rows,
+        ),
+        "",
+    ]
+    if invalid:
+        parts += ["Invalid completed outputs (a bug):", "", *[f"- `{line}`" for line in invalid], ""]
+    return parts
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, help="markdown file whose sampling section is (re)written")
     p.add_argument("--samples", type=int, default=4, help="SmolLM2 samples per constraint and mode")
     p.add_argument("--max-new-tokens", type=int, default=24)
     p.add_argument("--runs", type=int, default=300, help="independent runs for the toy SMC / ASAp figures")
+    p.add_argument("--json-schemas", type=int, default=8, help="JSONSchemaBench schemas (0: none)")
+    p.add_argument("--json-samples", type=int, default=2, help="sampled generations per schema and mode")
+    p.add_argument("--json-max-new-tokens", type=int, default=150)
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads (2 on a shared 2-core machine ran ~15x slower)"
+    )
     p.add_argument("--skip-model", action="store_true", help="only the toy-model parts")
     args = p.parse_args(argv)
     command = ".venv/bin/python benchmarks/sampling.py " + " ".join(
         shlex.quote(a) for a in (argv or sys.argv[1:])
     )
-    parts = [f"Command: `{command.strip()}`. Machine: {machine_summary()}.", ""]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    parts = [
+        f"Command: `{command.strip()}`. Run on {date.today().isoformat()}; load average at the start "
+        f"{load} (1, 5, 15 min). Machine: {machine_summary()}; torch threads: {args.threads}.",
+        "",
+    ]
     if not args.skip_model:
-        rows = bench_rejection(args.samples, args.max_new_tokens)
+        model, tokenizer = structgen.load_default_model()
+        torch.set_num_threads(args.threads)
+        vocab = model_vocabulary(model, tokenizer)
+        rows = bench_rejection(model, tokenizer, vocab, args.samples, args.max_new_tokens)
         parts += [
             f"### Rejection sampling vs masking (SmolLM2-135M, CPU, temperature 1, {args.samples} samples "
             f"per constraint and mode after one warm-up sample, at most {args.max_new_tokens} new tokens)",
@@ -231,6 +496,8 @@ def main(argv: list[str] | None = None) -> None:
             ),
             "",
         ]
+    if not args.skip_model and args.json_schemas > 0:
+        parts += json_section(model, tokenizer, vocab, args)
     smc_rows = bench_smc(args.runs)
     parts += [
         f"### SMC on the T6 toy (exact target a .529, ab .353, ba .118; Z = .34; {args.runs} runs each)",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from structgen._constraint import Constraint, IndexMode, index_for
-from structgen._errors import SchemaError, UnsatisfiableConstraintError, UnsupportedFeatureError
+from structgen._errors import CompileTimeoutError, SchemaError, UnsatisfiableConstraintError, UnsupportedFeatureError
 from structgen.automata._regular import to_dfa
 from structgen.schema._compiler import SchemaCompiler, SchemaIssue, SchemaOptions
 from structgen.vocab import Vocabulary
@@ -75,8 +75,10 @@ def compile_json_schema(
     """
     document, model = load_schema(schema)
     deadline = time.monotonic() + time_limit
-    compiler = SchemaCompiler(document, SchemaOptions(**options))
+    compiler = SchemaCompiler(document, SchemaOptions(**options), deadline)
     node = compiler.compile(document)
+    if time.monotonic() > deadline:
+        raise CompileTimeoutError(f"compiling the schema ran past its {time_limit} s time limit")
     unsupported = [i for i in compiler.issues if i.kind == "unsupported"]
     if unsupported:
         listing = "\n".join(f"  {i}" for i in unsupported)

@@ -10,6 +10,7 @@ restriction. Keywords it cannot enforce are reported as unsupported.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -34,7 +35,7 @@ from structgen.automata._regular import (
     to_dfa,
 )
 from structgen.schema import _json_text as jt
-from structgen.schema._formats import FORMATS
+from structgen.schema._formats import FORMATS, UNSUPPORTED_FORMATS
 from structgen.schema._pattern import pattern_to_ir
 from structgen.schema._refs import RefResolver
 
@@ -59,6 +60,7 @@ TYPE_KEYWORDS = {
 TYPE_KEYWORDS["integer"] = TYPE_KEYWORDS["number"]
 GENERIC = {"type", "enum", "const", "$ref", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$dynamicRef",
            "$recursiveRef", "$recursiveAnchor"}
+ASSERTIONS = frozenset().union(GENERIC, *TYPE_KEYWORDS.values())
 ALL_TYPES = ("null", "boolean", "object", "array", "string", "integer", "number")
 
 
@@ -94,7 +96,8 @@ class _Context:
 class SchemaCompiler:
     """Compiles one schema document (with its ``$ref`` targets) to regular IR."""
 
-    def __init__(self, root: Any, options: SchemaOptions) -> None:
+    def __init__(self, root: Any, options: SchemaOptions, deadline: float | None = None) -> None:
+        self.deadline = deadline
         self.root = root
         self.options = options
         self.refs = RefResolver(root)
@@ -125,7 +128,9 @@ class SchemaCompiler:
         if "$ref" in schema:
             return self._ref(schema, pointer)
         if "allOf" in schema:
-            return self.compile(self._merge_all_of(schema, pointer), pointer)
+            merged, targets = self._merge_all_of(schema, pointer)
+            with self._entering(targets, pointer) as ok:
+                return self.compile(merged, pointer) if ok else NOTHING
         for keyword in ("$dynamicRef", "$recursiveRef"):
             if keyword in schema:
                 self.report(pointer, keyword, "dynamic references are not supported")
@@ -166,22 +171,41 @@ class SchemaCompiler:
         finally:
             self.ctx.ref_depth[target_pointer] = depth
 
-    def _resolved(self, schema: Any, pointer: str) -> tuple[Any, str]:
-        seen = 0
-        while isinstance(schema, dict) and "$ref" in schema and len(schema) == 1 and seen < 32:
+    def _resolved(self, schema: Any, pointer: str) -> tuple[Any, str, list[str]]:
+        """Follow a chain of bare ``$ref`` s: ``(schema, pointer, the targets passed through)``."""
+        targets: list[str] = []
+        while isinstance(schema, dict) and "$ref" in schema and len(schema) == 1 and len(targets) < 32:
             schema, pointer = self.refs.resolve(schema["$ref"], pointer)
-            seen += 1
-        return schema, pointer
+            targets.append(pointer)
+        return schema, pointer, targets
 
-    def _merge_all_of(self, schema: dict, pointer: str) -> Any:
+    @contextmanager
+    def _entering(self, targets: list[str], pointer: str):
+        """Count references followed outside ``_ref``; yields False past the recursion bound."""
+        if any(self.ctx.ref_depth.get(t, 0) >= self.options.max_recursion for t in targets):
+            self.report(pointer, "$ref", f"recursive reference unrolled {self.options.max_recursion} levels deep; "
+                        "deeper nesting is not generated", "restricted")
+            yield False
+            return
+        for t in targets:
+            self.ctx.ref_depth[t] = self.ctx.ref_depth.get(t, 0) + 1
+        try:
+            yield True
+        finally:
+            for t in targets:
+                self.ctx.ref_depth[t] -= 1
+
+    def _merge_all_of(self, schema: dict, pointer: str) -> tuple[Any, list[str]]:
         parts = schema["allOf"]
         if not isinstance(parts, list) or not parts:
             raise SchemaError(f"{pointer}/allOf: must be a non-empty array")
         merged: Any = {k: v for k, v in schema.items() if k != "allOf"}
+        targets: list[str] = []
         for i, part in enumerate(parts):
-            part, _ = self._resolved(part, f"{pointer}/allOf/{i}")
+            part, _, followed = self._resolved(part, f"{pointer}/allOf/{i}")
+            targets += followed
             merged = merge_schemas(merged, part, f"{pointer}/allOf/{i}", self)
-        return merged
+        return merged, targets
 
     def _any_one_of(self, schema: dict, pointer: str) -> Node:
         if "anyOf" in schema and "oneOf" in schema:
@@ -198,9 +222,12 @@ class SchemaCompiler:
         nodes = []
         for i, branch in enumerate(branches):
             where = f"{pointer}/{keyword}/{i}"
-            branch, _ = self._resolved(branch, where)
-            merged = merge_schemas(base, branch, where, self) if base else branch
-            nodes.append(self.compile(merged, where))
+            if not base:  # compile as is: a $ref goes through _ref and its recursion count
+                nodes.append(self.compile(branch, where))
+                continue
+            branch, _, targets = self._resolved(branch, where)
+            with self._entering(targets, where) as ok:
+                nodes.append(self.compile(merge_schemas(base, branch, where, self), where) if ok else NOTHING)
         if keyword == "oneOf" and len(nodes) > 1:
             resolved = [self._resolved(b, pointer)[0] for b in branches]
             for i in range(len(resolved)):
@@ -211,11 +238,11 @@ class SchemaCompiler:
                                     "exclusivity is not enforced")
         return alt(*nodes)
 
-    def _disjoint(self, a: Any, b: Any) -> bool:
+    def _disjoint(self, a: Any, b: Any, depth: int = 0) -> bool:
         """Can no JSON value satisfy both schemas? (a sound, incomplete test)"""
         if a is False or b is False:
             return True
-        if not isinstance(a, dict) or not isinstance(b, dict):
+        if not isinstance(a, dict) or not isinstance(b, dict) or depth > 8:
             return False
         if not (_value_types(a) & _value_types(b)):
             return True
@@ -227,7 +254,7 @@ class SchemaCompiler:
         for name in both_required & set(pa) & set(pb):
             x = self._resolved(pa[name], "#")[0]
             y = self._resolved(pb[name], "#")[0]
-            if self._disjoint(x, y):
+            if self._disjoint(x, y, depth + 1):
                 return True
         if a.get("additionalProperties") is False and set(b.get("required") or []) - set(pa):
             return True
@@ -321,6 +348,8 @@ class SchemaCompiler:
         if isinstance(fmt, str):
             if fmt in FORMATS:
                 parts.append(encode_string_content(pattern_to_ir(FORMATS[fmt], anchored=True)))
+            elif fmt in UNSUPPORTED_FORMATS:
+                self.report(pointer, "format", f"format {fmt!r} is not enforced yet")
             else:
                 self.report(pointer, "format", f"format {fmt!r} is not checked (an annotation here)", "restricted")
         if "pattern" in schema:
@@ -335,9 +364,9 @@ class SchemaCompiler:
             parts.append(jt.any_string_content(lo, hi))
         content = parts[0]
         if len(parts) > 1:
-            dfa = to_dfa(parts[0])
+            dfa = to_dfa(parts[0], deadline=self.deadline)
             for extra in parts[1:]:
-                dfa = intersect_dfas(dfa, to_dfa(extra))
+                dfa = intersect_dfas(dfa, to_dfa(extra, deadline=self.deadline))
             content = Automaton(dfa) if dfa.n_states else NOTHING
         return jt.string_of(content)
 
@@ -426,6 +455,8 @@ class SchemaCompiler:
 
     def any_value(self, depth: int) -> Node:
         """Any JSON value nested at most ``depth`` levels (what ``{}`` / ``true`` allows, bounded)."""
+        self.report("#", "*", f"values the schema leaves open are generated nested at most {depth} levels deep "
+                    "(any_value_depth)", "restricted")
         return _any_value(depth, self.options.whitespace, self.options.max_whitespace)
 
 
@@ -620,6 +651,7 @@ def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any
         elif key in ("anyOf", "oneOf"):
             # (A1 | A2) & (B1 | B2) = (A1 & (B1 | B2)) | (A2 & (B1 | B2)): nest, don't loop
             out[key] = [merge_schemas(branch, {key: value}, f"{pointer}/{key}", compiler) for branch in mine]
-        else:
+        elif key in ASSERTIONS:
             compiler.report(pointer, key, f"allOf combines two different {key!r} values; only the first is enforced")
+        # any other keyword is not JSON Schema: validators ignore it, and so may we
     return out

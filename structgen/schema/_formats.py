@@ -13,6 +13,9 @@ _TIME = _CLOCK + r"(\.\d{1,6})?(Z|z|[+-]([01]\d|2[0-3]):[0-5]\d)"
 _OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _H16 = r"[0-9a-fA-F]{1,4}"
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_EMAIL = rf"{_ATOM}(\.{_ATOM})*@{_LABEL}(\.{_LABEL})*"
+_URI = r"[a-z][a-z0-9+.-]*://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(/[A-Za-z0-9._~-]*)*(\?[A-Za-z0-9._~=&-]*)?"
 
 FORMATS: dict[str, str] = {
     # Each pattern is a sound subset of its format: every match passes jsonschema's format checker
@@ -23,10 +26,22 @@ FORMATS: dict[str, str] = {
     "date-time": _DATE + "[Tt]" + _TIME,
     "duration": r"P(\d+W|(\d+Y(\d+M)?(\d+D)?|\d+M(\d+D)?|\d+D)(T(\d+H(\d+M)?(\d+S)?|\d+M(\d+S)?|\d+S))?"
     r"|T(\d+H(\d+M)?(\d+S)?|\d+M(\d+S)?|\d+S))",
-    "email": r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@" + _LABEL + r"(\." + _LABEL + ")*",
+    "email": _EMAIL,
     "hostname": _LABEL + r"(\." + _LABEL + ")*",
     "ipv4": rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}",
     "ipv6": rf"({_H16}:){{7}}{_H16}",  # the full form only: a sound subset
     "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-    "uri": r"[a-z][a-z0-9+.-]*://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(/[A-Za-z0-9._~-]*)*(\?[A-Za-z0-9._~=&-]*)?",
+    "uri": _URI,
+    "iri": _URI,
+    "uri-template": _URI,
+    "uri-reference": rf"{_URI}|(/[A-Za-z0-9._~-]+)+",
+    "iri-reference": rf"{_URI}|(/[A-Za-z0-9._~-]+)+",
+    "idn-email": _EMAIL,
+    "idn-hostname": _LABEL + r"(\." + _LABEL + ")*",
+    "json-pointer": r"(/([^~/]|~[01])*)*",
+    "relative-json-pointer": r"(0|[1-9]\d*)(#|(/([^~/]|~[01])*)*)",
 }
+
+# Formats jsonschema can check that structgen does not generate: a schema using one is unsupported.
+# Any other format name is an annotation (validators ignore it), reported as such.
+UNSUPPORTED_FORMATS = frozenset({"regex", "color"})

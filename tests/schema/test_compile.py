@@ -129,7 +129,7 @@ def test_lenient_compiles_and_warns_with_the_same_list(smollm2_vocab):
 def test_schema_report_lists_issues_without_a_vocabulary():
     report = schema_report({"type": "array", "uniqueItems": True, "contains": {}})
     assert [str(i) for i in report.unsupported] == ["#/contains: not enforced yet"]
-    assert [i.keyword for i in report.restricted] == ["uniqueItems"]
+    assert "uniqueItems" in [i.keyword for i in report.restricted]
 
 
 MALFORMED = [
