@@ -30,6 +30,7 @@ import shlex
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -88,15 +89,16 @@ PEER_UNSUPPORTED = re.compile(r"unimplemented|not supported|unsupported|not impl
 # --------------------------------------------------------------------------------------------- engines
 
 
-class SchemaEngine:
+class SchemaEngine(ABC):
     """What the benchmark needs from an engine, on top of the regex benchmark's adapters."""
 
     name = ""
     compile_limit_s = 10.0
     self_limiting = False  # stops its own compile at the limit (the others are killed a little after)
 
+    @abstractmethod
     def compile_schema(self, schema: dict[str, Any]) -> Any:
-        raise NotImplementedError
+        ...
 
     def compile_status(self, exc: Exception) -> str:
         """The compile status an exception from ``compile_schema`` stands for."""

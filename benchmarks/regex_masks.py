@@ -28,6 +28,7 @@ import shlex
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,30 +144,34 @@ def bit_is_set(bitmask: np.ndarray, token: int) -> bool:
     return bool((int(bitmask[0, token >> 5]) >> (token & 31)) & 1)
 
 
-class Adapter:
+class Adapter(ABC):
     """One library behind the same small interface; ``bitmask`` is a (1, ceil(V/32)) int32 array."""
 
     name = ""
     package = ""
 
+    @abstractmethod
     def setup(self, tokenizer: Any) -> None:
         """Once per tokenizer: whatever the library builds from the vocabulary."""
-        raise NotImplementedError
 
-    def reset_caches(self) -> None:
+    def reset_caches(self) -> None:  # noqa: B027 - optional hook: most libraries keep no cache
         """Forget compiled constraints, so that the next ``compile`` is cold."""
 
+    @abstractmethod
     def compile(self, pattern: str) -> Any:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def new_matcher(self, compiled: Any) -> Any:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def fill(self, matcher: Any, bitmask: np.ndarray) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def advance(self, matcher: Any, token: int) -> bool:
-        raise NotImplementedError
+        ...
 
     def allowed(self, bitmask: np.ndarray, token: int) -> bool:
         return bit_is_set(bitmask, token)
