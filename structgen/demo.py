@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import time
+
+CITY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 30},
+        "country": {"type": "string", "maxLength": 30},
+        "population": {"type": "integer", "minimum": 0},
+        "founded": {"type": "string", "format": "date"},
+    },
+    "required": ["name", "country", "population"],
+    "additionalProperties": False,
+}
 
 DEMOS = [
     ("When did the Apollo 11 mission land on the Moon? Give the date.", r"\d{4}-\d{2}-\d{2}"),
@@ -38,6 +51,27 @@ def main(argv: list[str] | None = None) -> None:
         seconds = time.perf_counter() - start
         verdict = "matches" if re.fullmatch(pattern, answer) else "DOES NOT MATCH"
         print(f"Q: {question}\n   regex  {pattern}\nA: {answer}\n   ({verdict}, {seconds:.2f} s)\n")
+    if not args.prompt:
+        _schema_demo(model, tokenizer, args.max_new_tokens)
+
+
+def _schema_demo(model, tokenizer, max_new_tokens: int) -> None:
+    import jsonschema
+
+    import structgen
+
+    question = "Describe the city of Lyon as a JSON object."
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+    )
+    start = time.perf_counter()
+    value = structgen.generate(model, tokenizer, prompt, schema=CITY_SCHEMA, max_new_tokens=max_new_tokens * 2)
+    seconds = time.perf_counter() - start
+    valid = value is not None and jsonschema.Draft202012Validator(
+        CITY_SCHEMA, format_checker=jsonschema.FormatChecker()
+    ).is_valid(value)
+    print(f"Q: {question}\n   JSON Schema  {json.dumps(CITY_SCHEMA)}\nA: {json.dumps(value, ensure_ascii=False)}")
+    print(f"   ({'validates' if valid else 'DOES NOT VALIDATE'}, {seconds:.2f} s)\n")
 
 
 if __name__ == "__main__":
