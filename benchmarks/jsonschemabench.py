@@ -43,6 +43,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # for tests.schema.suite_runner
     sys.path.insert(0, str(ROOT))
 
+from _adapters import (  # noqa: E402
+    LLGuidanceAdapter,
+    OutlinesCoreAdapter,
+    StructgenAdapter,
+    XGrammarAdapter,
+    bit_is_set,
+)
 from _common import (  # noqa: E402
     Worker,
     WorkerLimit,
@@ -54,13 +61,6 @@ from _common import (  # noqa: E402
     percentile,
     ratio,
     replace_section,
-)
-from regex_masks import (  # noqa: E402
-    LLGuidanceAdapter,
-    OutlinesCoreAdapter,
-    StructgenAdapter,
-    XGrammarAdapter,
-    bit_is_set,
 )
 
 SECTION = "## JSON Schema: JSONSchemaBench (MaskBench protocol)"

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+SCHEMA_HELP = "schema file, '-' for stdin, or inline JSON starting with '{'"
+
 OK = 0
 INVALID = 1  # validate: some instance does not match the schema
 USAGE = 2  # bad arguments, unreadable file, invalid JSON, invalid schema

@@ -16,6 +16,7 @@ from typing import Any
 from structgen.cli._common import (
     CUT_OFF,
     OK,
+    SCHEMA_HELP,
     UNSUPPORTED,
     CliError,
     check_schema,
@@ -24,7 +25,6 @@ from structgen.cli._common import (
     reported_warnings,
 )
 
-SCHEMA_HELP = "schema file, '-' for stdin, or inline JSON starting with '{'"
 TOKENIZERS = ("smollm2", "deepseek")
 DEFAULT_PROMPT = "Reply with a JSON object that matches this schema: {schema}"
 

@@ -11,6 +11,7 @@ from typing import Any
 from structgen.cli._common import (
     INVALID,
     OK,
+    SCHEMA_HELP,
     STDIN,
     USAGE,
     CliError,
@@ -59,7 +60,7 @@ def add_parser(subparsers: Any) -> None:
         description="Validate JSON documents or JSONL records against a schema. Exit status: 0 all valid, "
         "1 some instance invalid, 2 unreadable input, invalid JSON or invalid schema.",
     )
-    p.add_argument("schema", metavar="SCHEMA", help="schema file, '-' for stdin, or inline JSON starting with '{'")
+    p.add_argument("schema", metavar="SCHEMA", help=SCHEMA_HELP)
     p.add_argument("data", metavar="DATA", nargs="+", help="JSON or JSONL (.jsonl/.ndjson) files, '-' for stdin")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
     p.add_argument("--format", choices=("text", "json"), default="text", help="json: one JSON object per instance")
