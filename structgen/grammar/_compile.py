@@ -121,9 +121,12 @@ def compile_grammar(
     )
 
 
-def compile_gbnf(grammar: str, vocab: Vocabulary, *, start: str = "root", time_limit: float = 10.0) -> GrammarConstraint:
+def compile_gbnf(
+    grammar: str, vocab: Vocabulary, *, start: str = "root", time_limit: float = 10.0
+) -> GrammarConstraint:
     """Compile a llama.cpp GBNF grammar (rule ``root`` by default) against ``vocab``."""
     _check_vocab(vocab)
     from structgen.grammar._gbnf import grammar_from_gbnf
 
-    return _build(lambda: grammar_from_gbnf(grammar, start), ("gbnf", grammar, start), vocab, "GBNF grammar", time_limit)
+    key = ("gbnf", grammar, start)
+    return _build(lambda: grammar_from_gbnf(grammar, start), key, vocab, "GBNF grammar", time_limit)
