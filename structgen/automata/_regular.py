@@ -359,3 +359,68 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
                 row[lo:hi] = j
         rows.append(row)
     return trim_and_minimise(np.stack(rows), np.array(accepting, dtype=bool), 0)
+
+
+def difference_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
+    """The product automaton for ``a`` minus ``b``: strings ``a`` accepts and ``b`` does not.
+
+    ``b`` is completed with an implicit sink (its dead state), so a string ``b`` rejects early
+    stays alive in the product as long as ``a`` accepts a continuation. This is how complements
+    are taken: ``difference_dfas(universe, x)`` is ``x``'s complement within ``universe``.
+    """
+    if a.n_states == 0 or b.n_states == 0:
+        return a
+    index = {(a.start, b.start): 0}
+    pairs = [(a.start, b.start)]
+    rows, accepting = [], []
+    i = 0
+    while i < len(pairs):
+        x, y = pairs[i]
+        i += 1
+        tx = a.transitions[x]
+        ty = b.transitions[y] if y != DEAD else None
+        live = np.flatnonzero(tx != DEAD)
+        row = np.full(256, DEAD, np.int32)
+        for byte in live.tolist():
+            key = (int(tx[byte]), DEAD if ty is None else int(ty[byte]))
+            j = index.get(key)
+            if j is None:
+                j = index[key] = len(pairs)
+                pairs.append(key)
+            row[byte] = j
+        rows.append(row)
+        accepting.append(bool(a.accepting[x] and (y == DEAD or not b.accepting[y])))
+    return trim_and_minimise(np.stack(rows), np.array(accepting, dtype=bool), 0)
+
+
+def union_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
+    """The product automaton for strings either accepts (both completed with a sink)."""
+    if a.n_states == 0:
+        return b
+    if b.n_states == 0:
+        return a
+    index = {(a.start, b.start): 0}
+    pairs = [(a.start, b.start)]
+    rows, accepting = [], []
+    i = 0
+    while i < len(pairs):
+        x, y = pairs[i]
+        i += 1
+        tx = a.transitions[x] if x != DEAD else None
+        ty = b.transitions[y] if y != DEAD else None
+        row = np.full(256, DEAD, np.int32)
+        live = np.zeros(256, bool)
+        if tx is not None:
+            live |= tx != DEAD
+        if ty is not None:
+            live |= ty != DEAD
+        for byte in np.flatnonzero(live).tolist():
+            key = (DEAD if tx is None else int(tx[byte]), DEAD if ty is None else int(ty[byte]))
+            j = index.get(key)
+            if j is None:
+                j = index[key] = len(pairs)
+                pairs.append(key)
+            row[byte] = j
+        rows.append(row)
+        accepting.append(bool((x != DEAD and a.accepting[x]) or (y != DEAD and b.accepting[y])))
+    return trim_and_minimise(np.stack(rows), np.array(accepting, dtype=bool), 0)

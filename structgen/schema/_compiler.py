@@ -9,6 +9,7 @@ restriction. Keywords it cannot enforce are reported as unsupported.
 
 from __future__ import annotations
 
+import json
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from structgen._errors import SchemaError, UnsupportedFeatureError
+from structgen.automata._dfa import ByteDFA
 from structgen.automata._regular import (
     EMPTY,
     NOTHING,
@@ -28,10 +30,12 @@ from structgen.automata._regular import (
     Seq,
     alt,
     char_set,
+    difference_dfas,
     intersect_dfas,
     literal,
     opt,
     seq,
+    star,
     to_dfa,
 )
 from structgen.schema import _json_text as jt
@@ -62,6 +66,17 @@ GENERIC = {"type", "enum", "const", "$ref", "allOf", "anyOf", "oneOf", "not", "i
            "$recursiveRef", "$recursiveAnchor"}
 ASSERTIONS = frozenset().union(GENERIC, *TYPE_KEYWORDS.values())
 ALL_TYPES = ("null", "boolean", "object", "array", "string", "integer", "number")
+CONDITIONAL_KEYWORDS = ("if", "then", "else", "dependentRequired", "dependentSchemas", "dependencies")
+MAX_CONDITIONS = 6  # each condition doubles the anyOf branches a schema compiles to
+MAX_PATTERN_PROPERTIES = 4  # keys are split by the subset of patterns they match: 2**n key languages
+# keywords whose meanings depend on each other: negated together, never split apart
+_COUPLED = (
+    frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}),
+    frozenset({"items", "prefixItems", "additionalItems"}),
+    frozenset({"contains", "minContains", "maxContains"}),
+    frozenset({"properties", "patternProperties", "additionalProperties"}),
+    frozenset({"if", "then", "else"}),
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,8 @@ class SchemaOptions:
     max_whitespace: int = 2
     any_value_depth: int = 2  # nesting depth of values the schema leaves unconstrained ({} / true)
     max_recursion: int = 3  # how deep a recursive $ref is unrolled (deeper: not generated)
+    property_order: Literal["schema", "any"] = "schema"  # "any": named properties in any order
+    max_any_order: int = 6  # property_order="any" for at most this many named properties (2**n states)
 
 
 @dataclass
@@ -102,6 +119,11 @@ class SchemaCompiler:
         self.options = options
         self.refs = RefResolver(root)
         self.ctx = _Context()
+        # issue sinks of the sub-compiles in progress (see _watched), and a count of the object
+        # languages that fix a property order: a complement taken against those must not offer
+        # the same properties in another order
+        self._sinks: list[list[SchemaIssue]] = []
+        self._order_marks = 0
         ws = Repeat(char_set(" \t\n\r"), 0, options.max_whitespace) if options.whitespace == "flexible" else EMPTY
         self.ws = ws
         self.comma = seq(ws, literal(","), ws)
@@ -113,6 +135,8 @@ class SchemaCompiler:
 
     def report(self, pointer: str, keyword: str, reason: str, kind: str = "unsupported") -> None:
         issue = SchemaIssue(pointer, keyword, reason, kind)  # type: ignore[arg-type]
+        for sink in self._sinks:
+            sink.append(issue)
         if issue not in self.ctx.issues:
             self.ctx.issues.append(issue)
 
@@ -134,12 +158,12 @@ class SchemaCompiler:
         for keyword in ("$dynamicRef", "$recursiveRef"):
             if keyword in schema:
                 self.report(pointer, keyword, "dynamic references are not supported")
-        for keyword in ("not", "if", "dependentSchemas", "dependencies", "unevaluatedProperties",
-                        "unevaluatedItems"):
-            if keyword in schema and not (keyword == "not" and schema[keyword] is False):
-                if keyword in ("unevaluatedProperties", "unevaluatedItems") and schema[keyword] is True:
-                    continue
+        for keyword in ("unevaluatedProperties", "unevaluatedItems"):
+            if keyword in schema and schema[keyword] is not True:
                 self.report(pointer, keyword, "not enforced yet")
+        schema = self._desugar(schema, pointer)
+        if "not" in schema:
+            return self._not(schema, pointer)
         if "anyOf" in schema or "oneOf" in schema:
             return self._any_one_of(schema, pointer)
         if "const" in schema:
@@ -238,6 +262,135 @@ class SchemaCompiler:
                                     "exclusivity is not enforced")
         return alt(*nodes)
 
+    # ---- conditionals, dependencies and negation ----------------------------------------------------
+    # if/then/else and dependent* are rewritten to anyOf/not (exact); `not` is pushed into the
+    # keywords it negates where that stays a schema, and otherwise taken as a DFA complement.
+
+    def _desugar(self, schema: dict, pointer: str) -> dict:
+        """``schema`` with if/then/else and dependentRequired/dependentSchemas/dependencies as anyOf."""
+        if not any(k in schema for k in CONDITIONAL_KEYWORDS):
+            return schema
+        out: Any = {k: v for k, v in schema.items() if k not in CONDITIONAL_KEYWORDS}
+        conditions: list[Any] = []
+        if "if" in schema:
+            cond = schema["if"]
+            then, other = schema.get("then", True), schema.get("else", True)
+            branches = [merge_schemas(cond, then, f"{pointer}/then", self),
+                        merge_schemas({"not": cond}, other, f"{pointer}/else", self)]
+            conditions.append({"anyOf": [b for b in branches if b is not False] or [False]})
+        for keyword in ("dependentRequired", "dependentSchemas", "dependencies"):
+            deps = schema.get(keyword) or {}
+            if not isinstance(deps, dict):
+                raise SchemaError(f"{pointer}/{keyword}: must be an object")
+            for name, dep in deps.items():
+                if isinstance(dep, list):
+                    dep = {"required": dep} if dep else True
+                if dep is True or dep == {}:
+                    continue
+                # the dependency holds when the property is absent, or the instance meets it
+                conditions.append({"anyOf": [{"properties": {name: False}}, *([] if dep is False else [dep])]})
+        if len(conditions) > MAX_CONDITIONS:
+            self.report(pointer, "dependentRequired" if "if" not in schema else "if",
+                        f"{len(conditions)} conditions (if/dependencies) on one schema; at most {MAX_CONDITIONS} "
+                        "are enforced", "unsupported")
+            conditions = conditions[:MAX_CONDITIONS]
+        for condition in conditions:
+            out = merge_schemas(out, condition, pointer, self)
+            if out is False:
+                return {"not": True}
+        return out
+
+    def _not(self, schema: dict, pointer: str) -> Node:
+        negated = schema["not"]
+        rest = {k: v for k, v in schema.items() if k != "not"}
+        target, where, followed = self._resolved(negated, f"{pointer}/not")
+        rewritten = self._negated(target)
+        if rewritten is not None:
+            merged = merge_schemas(rest, rewritten, pointer, self)
+            return NOTHING if merged is False else self.compile(merged, pointer)
+        with self._entering(followed, pointer) as ok:
+            complement = self._complement(target, where, pointer) if ok else None
+        base = self.compile(rest, pointer) if any(k not in ANNOTATIONS for k in rest) else None
+        if complement is None:
+            return NOTHING if not ok else base if base is not None else self.any_value(self.options.any_value_depth)
+        if base is not None:
+            complement = intersect_dfas(to_dfa(base, deadline=self.deadline), complement)
+        return Automaton(complement) if complement.n_states else NOTHING
+
+    def _negated(self, schema: Any) -> Any | None:
+        """A schema for ``not schema`` without ``not`` at this level, or None where there is none."""
+        if schema is True or schema == {}:
+            return False
+        if schema is False:
+            return True
+        if not isinstance(schema, dict):
+            raise SchemaError("a schema under not must be an object or a boolean")
+        body = {k: v for k, v in schema.items() if k in ASSERTIONS}
+        if not body:
+            return False
+        groups = _keyword_groups(body)
+        if len(groups) > 1:  # not (A and B) = (not A) or (not B), keywords being independent
+            return {"anyOf": [n if (n := self._negated(g)) is not None else {"not": g} for g in groups]}
+        if set(body) == {"type"}:
+            declared = {body["type"]} if isinstance(body["type"], str) else set(body["type"])
+            if "number" in declared:
+                declared.add("integer")
+            elif "integer" in declared:
+                return None  # the non-integral numbers are no type
+            others = [t for t in ALL_TYPES if t not in declared and not (t == "integer" and "number" not in declared)]
+            return {"type": others} if others else False
+        if set(body) == {"required"} and isinstance(body["required"], list):
+            names = body["required"]
+            if not names:
+                return False
+            return {"type": "object", "anyOf": [{"properties": {n: False}} for n in dict.fromkeys(names)]}
+        if set(body) == {"properties"} and isinstance(body["properties"], dict):
+            branches = [{"required": [n], "properties": {n: {"not": s}}} for n, s in body["properties"].items()
+                        if s is not True and s != {}]
+            return {"type": "object", "anyOf": branches} if branches else False
+        return None
+
+    def _watched(self, schema: Any, pointer: str) -> tuple[Node, list[SchemaIssue], bool]:
+        """Compile ``schema`` and return ``(node, the issues it raised, whether it fixes a property order)``."""
+        sink: list[SchemaIssue] = []
+        self._sinks.append(sink)
+        marks = self._order_marks
+        try:
+            node = self.compile(schema, pointer)
+        finally:
+            self._sinks.pop()
+        return node, sink, self._order_marks > marks
+
+    def _exact_issues(self, issues: list[SchemaIssue]) -> bool:
+        """Is a language compiled with these issues complete within the complement universe?
+
+        Unsupported keywords only widen the language (they are ignored), the depth bound of open
+        values is the universe's own depth, and an unchecked format is no assertion: those keep a
+        complement sound. Every other restriction (recursion, uniqueItems, nested complements)
+        narrows the language, so its complement would let valid values through.
+        """
+        return all(i.kind == "unsupported" or i.keyword == "*" or (i.keyword == "format" and "annotation" in i.reason)
+                   for i in issues)
+
+    def universe(self, one_key_objects: bool) -> ByteDFA:
+        """Canonically written JSON values nested at most ``any_value_depth`` deep (see _universe)."""
+        o = self.options
+        return _universe(o.any_value_depth, o.whitespace, o.max_whitespace, one_key_objects)
+
+    def _complement(self, schema: Any, where: str, pointer: str) -> ByteDFA | None:
+        """Values that do not validate against ``schema``, or None (reported) where that is not exact."""
+        node, issues, ordered = self._watched(schema, where)
+        if not self._exact_issues(issues):
+            self.report(pointer, "not", "the negated schema is itself enforced only in part ("
+                        + "; ".join(sorted({str(i) for i in issues if i.kind == "restricted"}))
+                        + "), so its complement is not enforced")
+            return None
+        depth = self.options.any_value_depth
+        self.report(pointer, "not", f"enforced as a complement within canonically written JSON values nested at most "
+                    f"{depth} levels deep" + (" whose objects have at most one property" if ordered else ""),
+                    "restricted")
+        return difference_dfas(self.universe(ordered), to_dfa(node, deadline=self.deadline))
+
     def _disjoint(self, a: Any, b: Any, depth: int = 0) -> bool:
         """Can no JSON value satisfy both schemas? (a sound, incomplete test)"""
         if a is False or b is False:
@@ -319,26 +472,33 @@ class SchemaCompiler:
         lo, lo_excl, hi, hi_excl = _bounds(schema, pointer)
         multiple = schema.get("multipleOf")
         integral = kind == "integer"
+        multiples: Node | None = None
         if multiple is not None:
-            if not isinstance(multiple, (int, float)) or multiple <= 0:
+            if isinstance(multiple, bool) or not isinstance(multiple, (int, float)) or multiple <= 0:
                 raise SchemaError(f"{pointer}/multipleOf: must be a number > 0")
-            if float(multiple) == 1.0 or (integral and float(multiple).is_integer() and multiple == 1):
+            if jt.decimal_parts(multiple) == (1, 0):
                 integral = True
             else:
-                self.report(pointer, "multipleOf", f"multipleOf {multiple} is not enforced yet")
+                try:
+                    multiples = jt.multiple_of(multiple, f"{pointer}/multipleOf")
+                except UnsupportedFeatureError as exc:
+                    self.report(pointer, "multipleOf", str(exc))
         if integral:
             ilo = None if lo is None else (math.floor(lo) + 1 if lo_excl else math.ceil(lo))
             ihi = None if hi is None else (math.ceil(hi) - 1 if hi_excl else math.floor(hi))
             if ilo is None and ihi is None:
-                return seq(jt.UNBOUNDED_INTEGER, opt(seq(literal("."), Repeat(literal("0"), 1, None))))
-            return jt.integer_range(ilo, ihi)
-        if lo is None and hi is None:
-            return jt.UNBOUNDED_NUMBER
-        for value, name in ((lo, "minimum"), (hi, "maximum")):
-            if value is not None and not float(value).is_integer():
-                self.report(pointer, name, f"a fractional bound ({value}) is not enforced yet")
-                return jt.UNBOUNDED_NUMBER
-        return jt.number_range(None if lo is None else int(lo), lo_excl, None if hi is None else int(hi), hi_excl)
+                node = seq(jt.UNBOUNDED_INTEGER, opt(seq(literal("."), Repeat(literal("0"), 1, None))))
+            else:
+                node = jt.integer_range(ilo, ihi)
+        elif lo is None and hi is None:
+            # multiples are written without exponent: every value still has such a spelling
+            node = jt.UNBOUNDED_NUMBER if multiples is None else seq(jt.UNBOUNDED_INTEGER, opt(jt.FRACTION))
+        else:
+            node = jt.decimal_range(_decimal(lo), lo_excl, _decimal(hi), hi_excl)
+        if multiples is None or node == NOTHING:
+            return node
+        dfa = intersect_dfas(to_dfa(node, deadline=self.deadline), to_dfa(multiples, deadline=self.deadline))
+        return Automaton(dfa) if dfa.n_states else NOTHING
 
     def _string(self, schema: dict, pointer: str) -> Node:
         lo = _count(schema, "minLength", pointer, 0)
@@ -389,8 +549,20 @@ class SchemaCompiler:
             else:
                 hi = 1 if hi is None else min(hi, 1)
                 self.report(pointer, "uniqueItems", "enforced by generating at most one item", "restricted")
+        counted: Node | None = None
         if "contains" in schema:
-            self.report(pointer, "contains", "not enforced yet")
+            c_min = _count(schema, "minContains", pointer, 1)
+            c_max = _count(schema, "maxContains", pointer, None)
+            contains = schema["contains"]
+            if c_max is not None and c_max < c_min:
+                return NOTHING
+            if contains is True or contains == {}:  # every item matches: the counts bound the length
+                lo, hi = max(lo, c_min), c_max if hi is None else hi if c_max is None else min(hi, c_max)
+            elif contains is False:
+                if c_min > 0:
+                    return NOTHING
+            elif c_min > 0 or c_max is not None:
+                counted = self._contains(contains, c_min, c_max, pointer)
         if hi is not None and hi < lo:
             return NOTHING
 
@@ -412,6 +584,49 @@ class SchemaCompiler:
         else:
             body = seq(element(0), tail(1))
             body = body if lo > 0 else opt(body)
+        array = seq(literal("["), self.ws, body, self.ws, literal("]"))
+        if counted is None:
+            return array
+        dfa = intersect_dfas(to_dfa(array, deadline=self.deadline), to_dfa(counted, deadline=self.deadline))
+        return Automaton(dfa) if dfa.n_states else NOTHING
+
+    def _contains(self, contains: Any, c_min: int, c_max: int | None, pointer: str) -> Node | None:
+        """Arrays with ``c_min`` to ``c_max`` items that match ``contains`` (None: not enforced).
+
+        Items are split into those in L(contains), counted, and those in the universe minus
+        L(contains): exact counting where the complement is exact. Otherwise, with no maxContains,
+        "at least c_min matching items" still holds with any other items.
+        """
+        depth = self.options.any_value_depth
+        node, issues, ordered = self._watched(contains, f"{pointer}/contains")
+        match = Automaton(to_dfa(node, deadline=self.deadline))
+        if self._exact_issues(issues):
+            rest_dfa = difference_dfas(self.universe(ordered), match.dfa)
+            other: Node = Automaton(rest_dfa) if rest_dfa.n_states else NOTHING
+            self.report(pointer, "contains", f"items are counted among canonically written JSON values nested at most "
+                        f"{depth} levels deep" + (" whose objects have at most one property" if ordered else ""),
+                        "restricted")
+        elif c_max is None:
+            other = _any_value(depth, self.options.whitespace, self.options.max_whitespace)
+            self.report(pointer, "contains", f"the other items are JSON values nested at most {depth} levels deep",
+                        "restricted")
+        else:
+            self.report(pointer, "maxContains", "the contains schema is itself enforced only in part, so items "
+                        "that do not match it cannot be counted")
+            return None
+        sep = self.comma
+        others = seq(other, star(seq(sep, other)))  # one or more non-matching items
+        head = seq(opt(seq(others, sep)), match)
+        between = seq(sep, opt(seq(others, sep)), match)
+        first = max(c_min, 1)
+        if c_max is None:
+            body = seq(head, Repeat(between, first - 1, first - 1), star(seq(sep, alt(match, other))))
+        elif c_max == 0:
+            body = NOTHING
+        else:
+            body = seq(head, Repeat(between, first - 1, c_max - 1), opt(seq(sep, others)))
+        if c_min == 0:
+            body = alt(opt(others), body)
         return seq(literal("["), self.ws, body, self.ws, literal("]"))
 
     def _object(self, schema: dict, pointer: str) -> Node:
@@ -424,34 +639,131 @@ class SchemaCompiler:
         names = schema.get("propertyNames", True)
         if names is False:
             return NOTHING if required else seq(literal("{"), self.ws, self.ws, literal("}"))
+        additional = schema.get("additionalProperties", True)
+        patterns = self._patterns(schema, pointer)
+        names_dfa = None
         if names not in (True, {}):
-            self.report(pointer, "propertyNames", "not enforced yet")
-        for keyword in ("patternProperties", "dependentRequired"):
-            if schema.get(keyword):
-                self.report(pointer, keyword, "not enforced yet")
+            # keys are strings: the string part of propertyNames' language is the key language
+            key_schema = merge_schemas(names, {"type": "string"}, f"{pointer}/propertyNames", self)
+            names_dfa = to_dfa(self.compile(key_schema, f"{pointer}/propertyNames"), deadline=self.deadline)
+
+        def key_ok(name: str) -> bool:
+            return names_dfa is None or names_dfa.matches(jt_key(name))
+
+        def rule(name: str) -> Any:
+            """The schema a property's value must meet: properties, matching patterns, else additional."""
+            matched = [sub for dfa, sub in patterns if dfa.matches(jt_key(name)[1:-1])]
+            own = props[name] if name in props else (additional if not matched else True)
+            for i, sub in enumerate(matched):
+                own = merge_schemas(own, sub, f"{pointer}/patternProperties/{i}", self)
+            return own
+
         items: list[tuple[Node, bool]] = []
-        for name, sub in props.items():
-            value = self.compile(sub, f"{pointer}/properties/{_escape(name)}")
+        for name in [*props, *(r for r in dict.fromkeys(required) if r not in props)]:
+            value = NOTHING if not key_ok(name) else self.compile(rule(name), f"{pointer}/properties/{_escape(name)}")
             if value == NOTHING:
                 if name in required:
                     return NOTHING
                 continue
             items.append((seq(jt.value_literal(name), self.colon, value), name in required))
-        for name in required:
-            if name not in props:
-                items.append((seq(jt.value_literal(name), self.colon, self.any_value(self.options.any_value_depth)),
-                               True))
-        additional = schema.get("additionalProperties", True)
-        extra = None
-        if additional is not False and "patternProperties" not in schema:
-            value = self.compile(additional, f"{pointer}/additionalProperties")
-            if value != NOTHING:
-                key = jt.string_of(jt.string_content_except(list(props) + [r for r in required if r not in props]))
-                extra = seq(key, self.colon, value)
+        known = list(props) + [r for r in required if r not in props]
+        extra = self._extra_members(known, patterns, additional, names_dfa, pointer)
         lo = _count(schema, "minProperties", pointer, 0)
         hi = _count(schema, "maxProperties", pointer, None)
-        body = CommaList(tuple(items), extra, self.comma, lo, hi)
+        if items and (len(items) > 1 or extra is not None) and (hi is None or hi > 1):
+            self._order_marks += 1  # this language writes its named properties in one order
+        if self.options.property_order == "any" and items:
+            body = self._any_order(items, extra, lo, hi, pointer)
+        else:
+            body = CommaList(tuple(items), extra, self.comma, lo, hi)
         return seq(literal("{"), self.ws, body, self.ws, literal("}"))
+
+    def _patterns(self, schema: dict, pointer: str) -> list[tuple[ByteDFA, Any]]:
+        """patternProperties as (DFA over a key's JSON-encoded content, schema) pairs."""
+        given = schema.get("patternProperties") or {}
+        if not isinstance(given, dict):
+            raise SchemaError(f"{pointer}/patternProperties: must be an object")
+        if len(given) > MAX_PATTERN_PROPERTIES:
+            self.report(pointer, "patternProperties", f"{len(given)} patterns; at most {MAX_PATTERN_PROPERTIES} are "
+                        "enforced (keys are split by the subset of patterns they match)")
+            return []
+        out = []
+        for pattern, sub in given.items():
+            where = f"{pointer}/patternProperties/{_escape(pattern)}"
+            try:
+                out.append((to_dfa(encode_string_content(pattern_to_ir(pattern, where=where)), deadline=self.deadline),
+                            sub))
+            except UnsupportedFeatureError as exc:
+                self.report(pointer, "patternProperties", str(exc))
+                return []
+        return out
+
+    def _extra_members(self, known: list[str], patterns: list[tuple[ByteDFA, Any]], additional: Any,
+                       names_dfa: ByteDFA | None, pointer: str) -> Node | None:
+        """Members with keys outside ``known``: one key language per subset of matched patterns."""
+        base = to_dfa(jt.string_content_except(known), deadline=self.deadline)
+        members: list[Node] = []
+        for subset in range(1 << len(patterns)):
+            keys = base
+            value_schema: Any = True if subset else additional
+            for i, (dfa, sub) in enumerate(patterns):
+                if subset >> i & 1:
+                    keys = intersect_dfas(keys, dfa)
+                    value_schema = merge_schemas(value_schema, sub, f"{pointer}/patternProperties/{i}", self)
+                else:
+                    keys = difference_dfas(keys, dfa)
+                if keys.n_states == 0:
+                    break
+            if keys.n_states == 0 or value_schema is False:
+                continue
+            key_dfa = to_dfa(jt.string_of(Automaton(keys)), deadline=self.deadline)
+            if names_dfa is not None:
+                key_dfa = intersect_dfas(key_dfa, names_dfa)
+                if key_dfa.n_states == 0:
+                    continue
+            where = f"{pointer}/additionalProperties" if not subset else f"{pointer}/patternProperties"
+            value = self.compile(value_schema, where)
+            if value != NOTHING:
+                members.append(seq(Automaton(key_dfa), self.colon, value))
+        return alt(*members) if members else None
+
+    def _any_order(self, items: list[tuple[Node, bool]], extra: Node | None, lo: int, hi: int | None,
+                   pointer: str) -> Node:
+        """Named members in any order, each at most once, extra members anywhere (property_order="any").
+
+        One automaton per set of members already written (2**n of them, n <= max_any_order),
+        built bottom-up so the permutations share their tails.
+        """
+        n = len(items)
+        if n > self.options.max_any_order:
+            self.report(pointer, "properties", f"{n} named properties are written in schema order "
+                        f"(property_order='any' covers at most {self.options.max_any_order})", "restricted")
+            return CommaList(tuple(items), extra, self.comma, lo, hi)
+        need = sum(1 << i for i, (_, req) in enumerate(items) if req)
+        full = (1 << n) - 1
+        rest: dict[int, Node] = {}  # members after the first, each with its leading comma
+        for used in range(full, -1, -1):
+            options: list[Node] = [EMPTY] if used & need == need else []
+            options += [seq(self.comma, items[i][0], rest[used | 1 << i]) for i in range(n) if not used >> i & 1]
+            node = alt(*options)
+            if extra is not None:  # extra members may come before any of the remaining choices
+                node = seq(star(seq(self.comma, extra)), node)
+            dfa = to_dfa(node, deadline=self.deadline)
+            rest[used] = Automaton(dfa) if dfa.n_states else NOTHING
+        first = [seq(items[i][0], rest[1 << i]) for i in range(n)]
+        if extra is not None:
+            first.append(seq(extra, rest[0]))
+        if need == 0:
+            first.append(EMPTY)
+        body: Node = alt(*first)
+        if lo or hi is not None:
+            member = seq(jt.string_of(jt.any_string_content()), self.colon,
+                         _any_value(max(self.options.any_value_depth, 8), self.options.whitespace,
+                                    self.options.max_whitespace))
+            counts = CommaList((), member, self.comma, lo, hi)
+            dfa = intersect_dfas(to_dfa(body, deadline=self.deadline), to_dfa(counts, deadline=self.deadline))
+            body = Automaton(dfa) if dfa.n_states else NOTHING
+        return body
 
     def any_value(self, depth: int) -> Node:
         """Any JSON value nested at most ``depth`` levels (what ``{}`` / ``true`` allows, bounded)."""
@@ -472,6 +784,59 @@ def _any_value(depth: int, whitespace: str, max_whitespace: int) -> Node:
         member = seq(jt.string_of(jt.any_string_content()), colon, inner)
         options.append(seq(literal("{"), ws, CommaList((), member, comma), ws, literal("}")))
     return Automaton(to_dfa(alt(*options)))
+
+
+def jt_key(name: str) -> bytes:
+    """A property name as the compiler writes it: its json.dumps spelling, quotes included."""
+    return json.dumps(name, ensure_ascii=False).encode()
+
+
+def _keyword_groups(body: dict) -> list[dict]:
+    """Split assertion keywords into independently holding groups (unevaluated*: all one group)."""
+    if "unevaluatedProperties" in body or "unevaluatedItems" in body:
+        return [body]
+    groups: list[dict] = []
+    seen: set[str] = set()
+    for key in body:
+        if key in seen:
+            continue
+        coupled = next((c for c in _COUPLED if key in c), frozenset({key}))
+        group = {k: v for k, v in body.items() if k in coupled}
+        seen |= set(group)
+        groups.append(group)
+    return groups
+
+
+@lru_cache(maxsize=32)
+def _universe(depth: int, whitespace: str, max_whitespace: int, one_key_objects: bool) -> ByteDFA:
+    """JSON values as structgen writes them: json.dumps string escapes, numbers without exponent,
+    trailing fraction zeros or ``-0``, nested at most ``depth`` levels; with ``one_key_objects``,
+    objects of at most one property.
+
+    Every language the compiler builds holds every value of this universe that validates (when no
+    narrowing was reported), so ``universe - L(S)`` holds only values that do not validate against S.
+    Property order and duplicate keys are the exception, hence the one-property objects for
+    complements of schemas that fix an order.
+    """
+    ws = Repeat(char_set(" \t\n\r"), 0, max_whitespace) if whitespace == "flexible" else EMPTY
+    comma, colon = seq(ws, literal(","), ws), seq(ws, literal(":"), ws)
+    options = [literal("null"), literal("true"), literal("false"), jt.CANONICAL_NUMBER,
+               jt.string_of(jt.any_string_content())]
+    if depth > 0:
+        inner = Automaton(_universe(depth - 1, whitespace, max_whitespace, one_key_objects))
+        options.append(seq(literal("["), ws, opt(seq(inner, Repeat(seq(comma, inner), 0, None))), ws, literal("]")))
+        member = seq(jt.string_of(jt.any_string_content()), colon, inner)
+        members = opt(member) if one_key_objects else CommaList((), member, comma)
+        options.append(seq(literal("{"), ws, members, ws, literal("}")))
+    return to_dfa(alt(*options))
+
+
+def _has_multi_key_object(value: Any) -> bool:
+    if isinstance(value, dict):
+        return len(value) > 1 or any(_has_multi_key_object(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_multi_key_object(v) for v in value)
+    return False
 
 
 def encode_string_content(node: Node) -> Node:
@@ -565,6 +930,15 @@ def _count(schema: dict, keyword: str, pointer: str, default):
     return value
 
 
+def _decimal(value: float | int | None):
+    """A bound as the exact decimal the schema wrote (0.1 is 0.1, not the binary float nearest it)."""
+    from decimal import Decimal
+
+    if value is None:
+        return None
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+
+
 def _bounds(schema: dict, pointer: str):
     """(lo, lo_exclusive, hi, hi_exclusive) from either draft's spelling of the bounds."""
     lo = schema.get("minimum")
@@ -595,13 +969,25 @@ def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any
         return False
     if not isinstance(a, dict) or not isinstance(b, dict):
         raise SchemaError(f"{pointer}: a schema must be an object or a boolean")
+    if any(k in a for k in CONDITIONAL_KEYWORDS) and any(k in b for k in CONDITIONAL_KEYWORDS):
+        b = compiler._desugar(b, pointer)  # two if/then/else (or dependencies): as anyOf, they combine
     out = dict(a)
     object_keys = ("properties", "additionalProperties", "patternProperties")
     if any(k in a for k in object_keys) and any(k in b for k in object_keys):
-        if "patternProperties" in a or "patternProperties" in b:
-            compiler.report(pointer, "patternProperties", "allOf with patternProperties is not combined exactly")
+        pa, pb = a.get("patternProperties") or {}, b.get("patternProperties") or {}
+        if pa or pb:
+            # patterns combine exactly when neither side has additionalProperties: every key then
+            # meets the patterns of both sides it matches, and no "other keys" rule to intersect
+            if "additionalProperties" in a or "additionalProperties" in b:
+                compiler.report(pointer, "patternProperties", "allOf with patternProperties and "
+                                "additionalProperties is not combined exactly")
+            patterns = dict(pa)
+            for pattern, sub in pb.items():
+                patterns[pattern] = merge_schemas(patterns[pattern], sub, f"{pointer}/patternProperties", compiler) \
+                    if pattern in patterns else sub
+            out["patternProperties"] = patterns
         out["properties"], out["additionalProperties"] = _merge_members(a, b, pointer, compiler)
-        b = {k: v for k, v in b.items() if k not in ("properties", "additionalProperties")}
+        b = {k: v for k, v in b.items() if k not in object_keys}
         out = {k: v for k, v in out.items() if v is not True or k != "additionalProperties"}
     array_keys = ("prefixItems", "items", "additionalItems")
     if any(k in a for k in array_keys) and any(k in b for k in array_keys):
@@ -643,11 +1029,16 @@ def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any
             out[key] = min(mine, value)
         elif key == "enum":
             out[key] = [v for v in mine if v in value]
-        elif key in ("additionalProperties", "items") and isinstance(mine, (dict, bool)) and \
+        elif key in ("additionalProperties", "items", "propertyNames") and isinstance(mine, (dict, bool)) and \
                 isinstance(value, (dict, bool)):
             out[key] = merge_schemas(mine, value, f"{pointer}/{key}", compiler)
         elif key == "allOf":
             out[key] = [*mine, *value]
+        elif key == "not":  # (not A) and (not B) = not (A or B)
+            out[key] = {"anyOf": [mine, value]}
+        elif key == "multipleOf" and isinstance(mine, int) and isinstance(value, int) and \
+                not isinstance(mine, bool) and not isinstance(value, bool) and mine > 0 and value > 0:
+            out[key] = math.lcm(mine, value)
         elif key in ("anyOf", "oneOf"):
             # (A1 | A2) & (B1 | B2) = (A1 & (B1 | B2)) | (A2 & (B1 | B2)): nest, don't loop
             out[key] = [merge_schemas(branch, {key: value}, f"{pointer}/{key}", compiler) for branch in mine]

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
+from structgen._errors import UnsupportedFeatureError
+from structgen.automata._dfa import DEAD, ByteDFA, trim_and_minimise
 from structgen.automata._regular import (
     EMPTY,
+    NOTHING,
+    Automaton,
     Chars,
     Node,
     Repeat,
@@ -20,6 +27,7 @@ from structgen.automata._regular import (
     seq,
     star,
     subtract,
+    to_dfa,
 )
 
 DIGIT = chars((0x30, 0x39))
@@ -78,8 +86,11 @@ def value_literal(value: Any) -> Node:
     """The compact json.dumps spelling of ``value`` (and ``1.0`` for an integral number, both ways)."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     forms = [literal(text)]
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+    if isinstance(value, float) and value.is_integer():
         forms.append(literal(str(int(value))))
+    elif isinstance(value, float) and value == value and abs(value) != float("inf"):
+        # 1e-07 is also spelled 0.0000001: every exact decimal spelling of the float's shortest repr
+        forms.append(literal(format(Decimal(repr(value)), "f")))
     elif isinstance(value, int) and not isinstance(value, bool):
         forms.append(literal(f"{value}.0"))
     return alt(*forms)
@@ -173,3 +184,184 @@ def number_range(lo: int | None, lo_excl: bool, hi: int | None, hi_excl: bool) -
         high = None if lo is None else -lo
         parts.append(seq(literal("-"), _magnitudes(low, low_excl, high, not lo_excl)))
     return alt(*parts)
+
+
+# ---- decimal bounds and multipleOf ------------------------------------------------------------
+# Bounds are exact decimals (``Decimal(repr(float))``: the number as the schema spells it). A
+# number's text I[.F] is compared with a bound digit by digit, so any decimal bound is regular.
+
+def _split(value: Decimal) -> tuple[int, str]:
+    """A non-negative decimal as (integer part, fraction digits without trailing zeros)."""
+    whole = int(value)
+    frac = format(value - whole, "f")
+    frac = frac.split(".")[1].rstrip("0") if "." in frac else ""
+    return whole, frac
+
+
+def _frac_ge(b: str, strict: bool) -> Node:
+    """Digit strings d (one or more) with 0.d >= 0.b (> when strict); ``b`` has no trailing zeros."""
+    c, rest = b[0], b[1:]
+    parts: list[Node] = []
+    if c < "9":
+        parts.append(seq(chars((ord(c) + 1, 0x39)), star(DIGIT)))
+    if rest:
+        parts.append(seq(literal(c), _frac_ge(rest, strict)))
+    else:
+        parts.append(seq(literal(c), seq(star(DIGIT), NONZERO_DIGIT, star(DIGIT)) if strict else star(DIGIT)))
+    return alt(*parts)
+
+
+def _frac_le(b: str, strict: bool) -> Node:
+    """Digit strings d (one or more) with 0.d <= 0.b (< when strict); ``b`` has no trailing zeros."""
+    c, rest = b[0], b[1:]
+    parts: list[Node] = []
+    if c > "0":
+        parts.append(seq(chars((0x30, ord(c) - 1)), star(DIGIT)))
+    if rest:
+        parts.append(seq(literal(c), alt(EMPTY, _frac_le(rest, strict))))
+    elif not strict:
+        parts.append(seq(literal(c), star(literal("0"))))
+    return alt(*parts)
+
+
+def _tail_ge(frac: str, strict: bool) -> Node:
+    """Optional fraction parts (none = .0) whose value is >= 0.frac (> when strict)."""
+    if not frac:
+        return _NONZERO_FRACTION if strict else opt(FRACTION)
+    return seq(literal("."), _frac_ge(frac, strict))
+
+
+def _tail_le(frac: str, strict: bool) -> Node:
+    """Optional fraction parts whose value is <= 0.frac (< when strict)."""
+    if not frac:
+        return NOTHING if strict else _ZERO_FRACTION
+    return alt(EMPTY, seq(literal("."), _frac_le(frac, strict)))
+
+
+def _decimal_magnitudes(a: Decimal, a_excl: bool, b: Decimal | None, b_excl: bool) -> Node:
+    """Magnitudes I[.F] (no exponent) between ``a >= 0`` and ``b`` (None: unbounded)."""
+    if b is not None and (b < a or (b == a and (a_excl or b_excl))):
+        return NOTHING
+    ia, fa = _split(a)
+    if b is not None:
+        ib, fb = _split(b)
+        if ia == ib:
+            both = _intersect_nodes(_tail_ge(fa, a_excl), _tail_le(fb, b_excl))
+            return seq(natural_range(ia, ia), both)
+    parts = [seq(natural_range(ia, ia), _tail_ge(fa, a_excl))]
+    mid_hi = None if b is None else ib - 1
+    if mid_hi is None or ia + 1 <= mid_hi:
+        parts.append(seq(natural_range(ia + 1, mid_hi), opt(FRACTION)))
+    if b is not None:
+        parts.append(seq(natural_range(ib, ib), _tail_le(fb, b_excl)))
+    return alt(*parts)
+
+
+def _intersect_nodes(x: Node, y: Node) -> Node:
+    from structgen.automata._regular import intersect_dfas
+
+    dfa = intersect_dfas(to_dfa(x), to_dfa(y))
+    return Automaton(dfa) if dfa.n_states else NOTHING
+
+
+def decimal_range(lo: Decimal | None, lo_excl: bool, hi: Decimal | None, hi_excl: bool) -> Node:
+    """Decimals (no exponent) between exact decimal bounds; either bound may be None (open)."""
+    zero = Decimal(0)
+    parts: list[Node] = []
+    if hi is None or hi > 0 or (hi == 0 and not hi_excl):
+        if lo is None or lo < 0:
+            parts.append(_decimal_magnitudes(zero, False, hi, hi_excl))
+        else:
+            parts.append(_decimal_magnitudes(lo, lo_excl, hi, hi_excl))
+    if lo is None or lo < 0:
+        # x < 0: magnitude m = -x, strictly positive, between -hi and -lo
+        low, low_excl = (zero, True) if hi is None or hi >= 0 else (-hi, hi_excl)
+        high = None if lo is None else -lo
+        if not (low == zero and not low_excl):
+            parts.append(seq(literal("-"), _decimal_magnitudes(low, low_excl, high, lo_excl)))
+    return alt(*parts)
+
+
+MAX_MULTIPLE_STATES = 20_000
+
+
+def decimal_parts(value: float | int) -> tuple[int, int]:
+    """``value`` as ``(M, s)`` with value = M / 10**s exactly as the schema spells it (M > 0)."""
+    d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    sign, digits, exponent = d.normalize().as_tuple()
+    mantissa = int("".join(map(str, digits)))
+    if exponent >= 0:
+        return mantissa * 10**exponent, 0
+    return mantissa, -exponent
+
+
+def multiple_of(value: float | int, where: str) -> Node:
+    """Numbers (no exponent, optional sign and fraction) that are exact decimal multiples of ``value``.
+
+    With value = M / 10**s, x is a multiple iff x·10**s is an integer divisible by M: read the
+    digits keeping the remainder mod M, allow at most s significant fraction digits (then only
+    zeros). One DFA state per (remainder, fraction position): refused beyond MAX_MULTIPLE_STATES.
+    """
+    m, s = decimal_parts(value)
+    if m * (s + 2) > MAX_MULTIPLE_STATES:
+        raise UnsupportedFeatureError(
+            f"{where}: multipleOf {value} needs {m * (s + 2)} automaton states (the limit is {MAX_MULTIPLE_STATES})"
+        )
+    # state keys: "start", "sign", ("zero",), ("int", r), ("dot", r), ("frac", r, p): p digits read
+    index: dict = {}
+    keys: list = []
+
+    def sid(key) -> int:
+        if key not in index:
+            index[key] = len(keys)
+            keys.append(key)
+        return index[key]
+
+    sid("start")
+    rows: list[np.ndarray] = []
+    accepting: list[bool] = []
+    digits = np.arange(0x30, 0x3A)
+    i = 0
+    while i < len(keys):
+        key = keys[i]
+        i += 1
+        row = np.full(256, DEAD, np.int32)
+        acc = False
+        if key in ("start", "sign"):
+            if key == "start":
+                row[ord("-")] = sid("sign")
+            row[0x30] = sid(("int", 0, True))
+            for d in range(1, 10):
+                row[0x30 + d] = sid(("int", d % m, False))
+        elif key[0] == "int":
+            _, r, is_zero = key
+            acc = (r * 10**s) % m == 0  # the integer I is the multiple-count I·10**s
+            if not is_zero:
+                row[digits] = [sid(("int", (10 * r + d) % m, False)) for d in range(10)]
+            row[ord(".")] = sid(("dot", r))
+        elif key[0] == "dot":
+            r = key[1]
+            row[digits] = [sid(("frac", (10 * r + d) % m, 1)) if s >= 1 else sid(("frac", r, 1)) if d == 0
+                           else DEAD for d in range(10)]
+        else:
+            _, r, p = key
+            # value so far is X·10**-p; it is a multiple iff X·10**(s-p) ≡ 0 (mod M)
+            acc = (r * 10 ** max(s - p, 0)) % m == 0 if p <= s else r == 0
+            if p < s:
+                row[digits] = [sid(("frac", (10 * r + d) % m, p + 1)) for d in range(10)]
+            else:
+                row[0x30] = sid(("frac", r, p + 1 if p == s else p))
+        rows.append(row)
+        accepting.append(acc)
+    dfa: ByteDFA = trim_and_minimise(np.stack(rows), np.array(accepting, dtype=bool), 0)
+    return Automaton(dfa) if dfa.n_states else NOTHING
+
+
+# Numbers as json.dumps writes them, and no other spelling: no exponent, no trailing zeros in the
+# fraction, no "-0". Complements are taken within these (see the schema compiler's universe).
+_CANONICAL_FRACTION = seq(literal("."), star(DIGIT), NONZERO_DIGIT)
+_POSITIVE_INTEGER = seq(NONZERO_DIGIT, star(DIGIT))
+CANONICAL_NUMBER = alt(
+    seq(alt(literal("0"), _POSITIVE_INTEGER), opt(_CANONICAL_FRACTION)),
+    seq(literal("-"), alt(seq(_POSITIVE_INTEGER, opt(_CANONICAL_FRACTION)), seq(literal("0"), _CANONICAL_FRACTION))),
+)
