@@ -5,6 +5,12 @@ parse state is just its last set: forking is free and rolling back is dropping a
 Nullable rules follow Aycock and Horspool (predicting a nullable nonterminal also steps over it),
 left recursion and ambiguity need nothing special, and nesting depth is bounded only by memory
 (no recursion in Python).
+
+Predicted items (origin = the set itself) depend only on which nonterminals the set predicts, so
+they are not built per set: a ``_Predictions`` bundle per distinct set of predicted nonterminals
+holds them, computed once and shared by every set that predicts the same ones. A set stores only
+its kernel items (scanned or completed ones, with older origins) — typically a handful, where a
+grammar for a programming language predicts hundreds of items at a statement boundary.
 """
 
 from __future__ import annotations
@@ -14,21 +20,48 @@ from structgen.grammar._cfg import Grammar
 Item = tuple  # (rule index, dot, origin EarleySet)
 
 
+class _Predictions:
+    """The items predicted from a set of nonterminals, as (rule, dot) pairs grouped by next symbol."""
+
+    __slots__ = ("scans", "waiting")
+
+    def __init__(self, scans: dict[int, list[tuple[int, int]]], waiting: dict[int, list[tuple[int, int]]]) -> None:
+        self.scans = scans  # terminal -> (rule, dot) waiting for it
+        self.waiting = waiting  # nonterminal symbol -> (rule, dot) waiting for it
+
+
 class EarleySet:
-    __slots__ = ("scans", "accepting", "_expected", "_waiting")
+    __slots__ = ("_scans", "_waiting", "_predicted", "accepting", "_expected", "_next")
 
     def __init__(self) -> None:
-        self.scans: dict[int, list[Item]] = {}  # terminal -> items waiting for it
+        self._scans: dict[int, list[Item]] = {}  # terminal -> kernel items waiting for it
+        self._waiting: dict[int, list[Item]] = {}  # nonterminal symbol -> kernel items waiting for it
+        self._predicted: _Predictions | None = None
         self.accepting = False
         self._expected: frozenset[int] | None = None
-        self._waiting: dict[int, list[Item]] = {}  # nonterminal symbol -> items waiting for it
+        self._next: dict[frozenset[int], EarleySet | None] = {}  # scan results, memoised
 
     @property
     def expected(self) -> frozenset[int]:
         """The terminals this set can scan next."""
         if self._expected is None:
-            self._expected = frozenset(self.scans)
+            keys = set(self._scans)
+            if self._predicted is not None:
+                keys.update(self._predicted.scans)
+            self._expected = frozenset(keys)
         return self._expected
+
+    def items_for(self, terminal: int) -> list[Item]:
+        out = list(self._scans.get(terminal, ()))
+        if self._predicted is not None:
+            out.extend((r, d, self) for r, d in self._predicted.scans.get(terminal, ()))
+        return out
+
+    def waiting_for(self, sym: int) -> list[Item]:
+        out = list(self._waiting.get(sym, ()))
+        if self._predicted is not None:
+            out.extend((r, d, self) for r, d in self._predicted.waiting.get(sym, ()))
+        return out
 
 
 class EarleyParser:
@@ -38,29 +71,77 @@ class EarleyParser:
         self.grammar = grammar
         self._lhs = [lhs for lhs, _ in grammar.rules]
         self._rhs = [rhs for _, rhs in grammar.rules]
-        self._rules_of = grammar.rules_of
         self._nullable = grammar.nullable
+        self._bundles: dict[frozenset[int], _Predictions] = {}
+        self._reach = self._prediction_reach()
         self.initial = self._close([(grammar.accept_rule, 0, None)], first=True)
 
-    def scan(self, chart: EarleySet, terminals) -> EarleySet | None:
+    def scan(self, chart: EarleySet, terminals: frozenset[int]) -> EarleySet | None:
         """The set after reading one of ``terminals`` (an ambiguous lexeme may be several), or None."""
-        seeds = []
-        scans = chart.scans
-        for t in terminals:
-            for rule, dot, origin in scans.get(t, ()):
-                seeds.append((rule, dot + 1, origin))
-        return self._close(seeds) if seeds else None
+        memo = chart._next
+        if terminals in memo:
+            return memo[terminals]
+        seeds = [(rule, dot + 1, origin) for t in terminals for rule, dot, origin in chart.items_for(t)]
+        out = memo[terminals] = self._close(seeds) if seeds else None
+        return out
+
+    # -- predictions ------------------------------------------------------------------------
+
+    def _prediction_reach(self) -> list[frozenset[int]]:
+        """For each nonterminal: the nonterminal symbols its prediction predicts (itself included)."""
+        g = self.grammar
+        direct: list[set[int]] = [set() for _ in g.nonterminals]
+        for lhs, rhs in g.rules:
+            for sym in rhs:
+                if sym >= 0:
+                    break
+                direct[lhs].add(sym)
+                if sym not in self._nullable:
+                    break
+        reach = []
+        for n in range(len(g.nonterminals)):
+            seen = {-1 - n}
+            stack = [n]
+            while stack:
+                for sym in direct[stack.pop()]:
+                    if sym not in seen:
+                        seen.add(sym)
+                        stack.append(-1 - sym)
+            reach.append(frozenset(seen))
+        return reach
+
+    def _bundle(self, predicted: frozenset[int]) -> _Predictions:
+        bundle = self._bundles.get(predicted)
+        if bundle is not None:
+            return bundle
+        closure: set[int] = set()
+        for sym in predicted:
+            closure |= self._reach[-1 - sym]
+        scans: dict[int, list[tuple[int, int]]] = {}
+        waiting: dict[int, list[tuple[int, int]]] = {}
+        rules_of, rhs_of, nullable = self.grammar.rules_of, self._rhs, self._nullable
+        for sym in closure:
+            for rule in rules_of[-1 - sym]:
+                rhs = rhs_of[rule]
+                for dot, nxt in enumerate(rhs):  # step over nullable prefixes (Aycock-Horspool)
+                    (scans if nxt >= 0 else waiting).setdefault(nxt, []).append((rule, dot))
+                    if nxt >= 0 or nxt not in nullable:
+                        break
+        bundle = self._bundles[predicted] = _Predictions(scans, waiting)
+        return bundle
+
+    # -- closure ----------------------------------------------------------------------------
 
     def _close(self, seeds: list[Item], first: bool = False) -> EarleySet:
         new = EarleySet()
         if first:
             seeds = [(r, d, new) for r, d, _ in seeds]
-        lhs_of, rhs_of, rules_of, nullable = self._lhs, self._rhs, self._rules_of, self._nullable
+        lhs_of, rhs_of, nullable = self._lhs, self._rhs, self._nullable
         accept_rule = self.grammar.accept_rule
-        waiting: dict[int, list[Item]] = {}  # nonterminal symbol -> items of this set waiting for it
-        done: dict[int, set] = {}  # nonterminal symbol -> origins it was completed from (in this set)
+        scans, waiting = new._scans, new._waiting
+        predicted: set[int] = set()
+        done: set = set()  # (nonterminal, id(origin)) completions already propagated
         seen: set = set()
-        scans = new.scans
         agenda = list(seeds)
         while agenda:
             item = agenda.pop()
@@ -74,27 +155,24 @@ class EarleyParser:
                 if rule == accept_rule:
                     new.accepting = True
                     continue
+                if origin is new:
+                    continue  # an empty completion: the nullable step-over already advanced its parents
                 sym = -1 - lhs_of[rule]
-                origins = done.setdefault(sym, set())
-                if id(origin) in origins:
+                done_key = (sym, id(origin))
+                if done_key in done:
                     continue
-                origins.add(id(origin))
-                parents = waiting.get(sym, ()) if origin is new else origin._waiting.get(sym, ())
-                for r2, d2, o2 in parents:
-                    agenda.append((r2, d2 + 1, o2))
+                done.add(done_key)
+                agenda.extend((r2, d2 + 1, o2) for r2, d2, o2 in origin.waiting_for(sym))
                 continue
             sym = rhs[dot]
             if sym >= 0:
                 scans.setdefault(sym, []).append(item)
                 continue
-            lst = waiting.get(sym)
-            if lst is None:
-                lst = waiting[sym] = []
-                for r in rules_of[-1 - sym]:
-                    agenda.append((r, 0, new))
-            lst.append(item)
+            waiting.setdefault(sym, []).append(item)
+            predicted.add(sym)
             if sym in nullable:
                 agenda.append((rule, dot + 1, origin))
-        new._waiting = waiting
+        if predicted:
+            bundle = self._bundle(frozenset(predicted))
+            new._predicted = bundle
         return new
-

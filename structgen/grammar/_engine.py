@@ -25,15 +25,16 @@ from structgen.vocab import Vocabulary
 
 Position = tuple  # (EarleySet, LexerUnion, lexer state)
 _ROOT = np.zeros(1, np.int32)
-_MAX_WALKS = 2048
+_MAX_WALKS = 32768
 _MAX_LEXER_STATES = 200_000
 
 
 class _Walk:
-    __slots__ = ("words", "groups")
+    __slots__ = ("word_index", "words", "groups")
 
     def __init__(self, words: np.ndarray, groups: list[tuple[int, np.ndarray]]) -> None:
-        self.words = words
+        self.word_index = np.flatnonzero(words)  # sparse: most walks past a boundary allow few tokens
+        self.words = words[self.word_index]
         self.groups = groups  # (accepting lexer state, trie nodes where the lexeme ended there)
 
 
@@ -124,7 +125,7 @@ class GrammarEngine:
         ends: dict[tuple, tuple | None] = {}  # one parser call per (chart, lexer, ending state)
         while stack:
             chart, key, lexer, walk = stack.pop()
-            out |= walk.words
+            out[walk.word_index] |= walk.words
             for state, nodes in walk.groups:
                 memo = (id(chart), lexer.id, state)
                 nxt = ends.get(memo, ())

@@ -11,8 +11,6 @@ idioms are rewritten to their exact regular equivalents — an escaped string
 from __future__ import annotations
 
 import re
-import sre_constants
-import sre_parse
 from functools import lru_cache
 
 import numpy as np
@@ -20,6 +18,13 @@ import numpy as np
 from structgen._errors import GrammarError, UnsupportedFeatureError
 from structgen.automata import DEAD, ByteDFA, regex_to_dfa
 from structgen.automata._dfa import trim_and_minimise
+
+try:  # Python 3.11+
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_constants
+    import sre_parse
 
 # content of a string closed by an unescaped delimiter: (lark's _STRING_ESC_INNER + the quote)
 _ESCAPED_IDIOMS = {
