@@ -16,7 +16,7 @@ from structgen._errors import GrammarError, UnsupportedFeatureError
 from structgen.grammar._cfg import Grammar, Terminal, nonterminal
 from structgen.grammar._terminals import terminal_dfa
 
-_AT = re.compile(r"at line (\d+) column (\d+)")
+_AT = re.compile(r"at line (\d+),? column (\d+)")
 
 
 def _where(text: str, name: str) -> str:
@@ -34,15 +34,13 @@ def grammar_from_lark(text: str, start: str, source: str, import_paths: Sequence
     try:
         loaded, _ = load_grammar(text, source, list(import_paths), False)
         terminal_defs, rules, ignore = loaded.compile([start], set())
-    except LarkGrammarError as exc:
+    except (LarkGrammarError, LarkError) as exc:
         message = str(exc).strip()
         m = _AT.search(message)
         where = f" (line {m.group(1)}, column {m.group(2)})" if m else ""
         raise GrammarError(f"{source}{where}: {message}") from None
-    except LarkError as exc:
-        raise GrammarError(f"{source}: {str(exc).strip()}") from None
     if not any(rule.origin.name == start for rule in rules):
-        defined = sorted({str(rule.origin.name) for rule in rules})
+        defined = sorted({str(d[0]) for d in loaded.rule_defs})
         raise GrammarError(
             f"{source}: start rule {start!r} is not defined"
             + (f" (rules: {', '.join(defined[:12])}{'...' if len(defined) > 12 else ''})" if defined else "")
