@@ -27,7 +27,7 @@ LLAMA = SHARED_DATA / "grammars" / "llama.cpp" / "grammars"
 def test_lark_syntax_error_names_line_and_column():
     with pytest.raises(GrammarError, match=r"grammar \(line 2, column 13\): Unexpected token"):
         compile_grammar('start: x\nx: "a" ( "b"\n\n', VOCAB)
-    with pytest.raises(GrammarError, match=r"grammar \(line 1, column 12\): Unclosed parenthesis"):
+    with pytest.raises(GrammarError, match=r"grammar \(line 1, column 13\): Unclosed parenthesis"):
         compile_grammar('start: "a" (', VOCAB)
 
 
