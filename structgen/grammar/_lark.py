@@ -45,6 +45,15 @@ def grammar_from_lark(text: str, start: str, source: str, import_paths: Sequence
             f"{source}: start rule {start!r} is not defined"
             + (f" (rules: {', '.join(defined[:12])}{'...' if len(defined) > 12 else ''})" if defined else "")
         )
+    patterns = {td.name for td in terminal_defs}
+    for rule in rules:
+        for sym in rule.expansion:
+            if sym.is_term and sym.name not in patterns:
+                raise UnsupportedFeatureError(
+                    f"{source}: terminal {sym.name} has no pattern (declared with %declare, so a post-lexer "
+                    "such as lark's Indenter must produce it); structgen matches text, not token streams, "
+                    "and cannot enforce such grammars"
+                )
     term_index: dict[str, int] = {}
     terminals: list[Terminal] = []
     for td in terminal_defs:
@@ -68,14 +77,7 @@ def grammar_from_lark(text: str, start: str, source: str, import_paths: Sequence
         rhs = []
         for sym in rule.expansion:
             if sym.is_term:
-                t = term_index.get(sym.name)
-                if t is None:
-                    raise UnsupportedFeatureError(
-                        f"{source}: terminal {sym.name} has no pattern (declared with %declare, so a post-lexer "
-                        "such as lark's Indenter must produce it); structgen matches text, not token streams, "
-                        "and cannot enforce such grammars"
-                    )
-                rhs.append(t)
+                rhs.append(term_index[sym.name])
             else:
                 rhs.append(nonterminal(nt(sym.name)))
         out_rules.append((nt(rule.origin.name), tuple(rhs)))

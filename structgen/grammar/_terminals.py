@@ -102,11 +102,15 @@ def _prefix_free(dfa: ByteDFA) -> ByteDFA:
 def terminal_dfa(regex: str, name: str, where: str) -> ByteDFA:
     """The byte DFA of one terminal; errors name the terminal and ``where`` it is defined."""
     rewritten = _rewrite_idioms(regex)
-    excluded = _KEYWORD_EXCLUSION.match(rewritten)
+    folded = rewritten.startswith("(?i:") and rewritten.endswith(")")
+    excluded = _KEYWORD_EXCLUSION.match(rewritten[4:-1] if folded else rewritten)
     try:
         if excluded:  # (?!(?:kw1|kw2)\b)REST: identifiers that are not keywords
-            rewritten = excluded.group(2)
-            dfa = _difference(regex_to_dfa(rewritten), regex_to_dfa(f"(?:{excluded.group(1)})"))
+            rest, words = excluded.group(2), f"(?:{excluded.group(1)})"
+            if folded:
+                rest, words = f"(?i:{rest})", f"(?i:{words})"
+            rewritten = rest
+            dfa = _difference(regex_to_dfa(rest), regex_to_dfa(words))
         else:
             dfa = regex_to_dfa(rewritten)
     except UnsupportedFeatureError as exc:

@@ -1,19 +1,22 @@
-int compare(int a, int b) {
-    return a - b;
+int gcd(int a, int b) {
+    while (b != 0) {
+        int t = b;
+        b = a - (a / b) * b;
+        a = t;
+    }
+    return a;
 }
 
 int main() {
-    int values[5] = {3, 1, 4, 1, 5};
-    int i, j;
-    for (i = 0; i < 5; i++) {
-        for (j = i + 1; j < 5; j++) {
-            if (compare(values[i], values[j]) > 0) {
-                int t = values[i];
-                values[i] = values[j];
-                values[j] = t;
-            }
+    /* the entry point */
+    int total = 0;
+    for (int i = 0; i < 10; i = i + 1) {
+        if (gcd(i, 4) == 2) {
+            total = total + i;
+        } else {
+            total = total - 1;
         }
     }
-    printf("%d\n", values[0]);
+    printf(total);
     return 0;
 }
