@@ -128,6 +128,17 @@ def test_check_restriction_exits_0(capsys):
     assert capsys.readouterr().out.strip() == "enforced: everything"
 
 
+def test_check_reports_the_newly_enforced_keywords(capsys):
+    exact = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+             "patternProperties": {"^x": {"type": "string"}}, "propertyNames": {"maxLength": 3},
+             "dependentRequired": {"a": ["b"]}, "additionalProperties": False}
+    assert main(["check", json.dumps(exact)]) == 0
+    assert capsys.readouterr().out.strip() == "enforced: everything"
+    assert main(["check", '{"type": "string", "not": {"const": "a"}}']) == 0
+    out = capsys.readouterr().out
+    assert "restricted" in out and "#/not: enforced as a complement" in out and "unsupported" not in out
+
+
 def test_check_format_json_and_schema_error(capsys):
     assert main(["check", "--format", "json", UNSUPPORTED]) == 3
     report = json.loads(capsys.readouterr().out)

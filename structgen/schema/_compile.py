@@ -71,7 +71,8 @@ def compile_json_schema(
     and its schema location; ``lenient=True`` compiles anyway and warns with the same list.
     Sound narrowings (bounded recursion, ``uniqueItems`` by one item) never raise; they are on
     ``constraint.schema_issues``. ``options`` are ``SchemaOptions`` fields (``whitespace``,
-    ``max_whitespace``, ``any_value_depth``, ``max_recursion``).
+    ``max_whitespace``, ``any_value_depth``, ``max_recursion``, ``property_order`` ("schema" or
+    "any"), ``max_any_order``).
     """
     document, model = load_schema(schema)
     deadline = time.monotonic() + time_limit

@@ -3,8 +3,14 @@
 The language produced is the set of JSON texts, written the way the options say (compact by
 default, properties in schema order), that validate against the schema. Where structgen narrows
 the language instead of enforcing a keyword exactly (bounded recursion, ``uniqueItems`` by at
-most one item), the narrowing is sound — every output still validates — and is reported as a
-restriction. Keywords it cannot enforce are reported as unsupported.
+most one item, complements taken within a bounded universe of values), the narrowing is sound —
+every output still validates — and is reported as a restriction. Keywords it cannot enforce are
+reported as unsupported.
+
+``not``, ``if``/``then``/``else`` and the dependency keywords are rewritten into anyOf and
+negations of single keywords; a negation that stays no schema is a DFA difference against the
+universe of canonically written values (``_universe``), which is exact only where the negated
+schema's own language is complete there (``_exact_issues``).
 """
 
 from __future__ import annotations
@@ -856,10 +862,20 @@ def _merge_members(a: dict, b: dict, pointer: str, compiler: SchemaCompiler) -> 
     """properties/additionalProperties of a & b: each key meets the other side's rule for it."""
     pa, pb = a.get("properties") or {}, b.get("properties") or {}
     xa, xb = a.get("additionalProperties", True), b.get("additionalProperties", True)
+    patterns_a = compiler._patterns(a, pointer) if a.get("patternProperties") else []
+    patterns_b = compiler._patterns(b, pointer) if b.get("patternProperties") else []
+
+    def rule(name: str, props: dict, patterns: list, additional: Any) -> Any:
+        # a name one side does not list meets that side's matching patterns, else its additionalProperties
+        if name in props:
+            return props[name]
+        matched = [sub for dfa, sub in patterns if dfa.matches(jt_key(name)[1:-1])]
+        return {"allOf": matched} if matched else additional
+
     merged = {}
     for name in [*pa, *(n for n in pb if n not in pa)]:
-        left = pa.get(name, xa)
-        right = pb.get(name, xb)
+        left = rule(name, pa, patterns_a, xa)
+        right = rule(name, pb, patterns_b, xb)
         merged[name] = merge_schemas(left, right, f"{pointer}/properties/{name}", compiler)
     return merged, merge_schemas(xa, xb, f"{pointer}/additionalProperties", compiler)
 
@@ -976,9 +992,10 @@ def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any
     if any(k in a for k in object_keys) and any(k in b for k in object_keys):
         pa, pb = a.get("patternProperties") or {}, b.get("patternProperties") or {}
         if pa or pb:
-            # patterns combine exactly when neither side has additionalProperties: every key then
-            # meets the patterns of both sides it matches, and no "other keys" rule to intersect
-            if "additionalProperties" in a or "additionalProperties" in b:
+            # patterns combine exactly when the other side leaves other keys open: a key matching a
+            # pattern of one side only must meet that side's pattern and nothing of the other
+            if (pa and b.get("additionalProperties", True) is not True) or \
+                    (pb and a.get("additionalProperties", True) is not True):
                 compiler.report(pointer, "patternProperties", "allOf with patternProperties and "
                                 "additionalProperties is not combined exactly")
             patterns = dict(pa)
