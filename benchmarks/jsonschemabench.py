@@ -120,6 +120,14 @@ class StructgenEngine(StructgenAdapter, SchemaEngine):
     def compile_schema(self, schema: dict[str, Any]) -> Any:
         return self._structgen.compile_json_schema(schema, self.vocab, time_limit=self.compile_limit_s)
 
+    def reset_caches(self) -> None:
+        """Also forget the DFAs of IR subtrees (kept across schemas), so every compile is cold."""
+        super().reset_caches()
+        from structgen.automata import _regular
+
+        _regular.clear_dfa_cache()
+        _regular.literal.cache_clear()
+
     def compile_status(self, exc: Exception) -> str:
         sg = self._structgen
         if isinstance(exc, sg.UnsupportedFeatureError):

@@ -8,6 +8,8 @@ from functools import cached_property
 
 import numpy as np
 
+from structgen.automata._kernels import _byte_classes, _hopcroft, _live_states, _quotient_bfs
+
 DEAD = -1
 
 
@@ -41,6 +43,8 @@ class ByteDFA:
 
     def walk(self, data: bytes, state: int | None = None) -> int:
         """The state after reading ``data`` (``-1`` once dead)."""
+        if self.n_states == 0:
+            return DEAD  # the empty language
         s = self.start if state is None else state
         trans = self.transitions
         for b in data:
@@ -66,74 +70,32 @@ class ByteDFA:
         return bytes(out)
 
 
-def _successor_lists(transitions: np.ndarray) -> list[list[int]]:
-    src, byte = np.nonzero(transitions != DEAD)
-    pairs = np.unique(np.stack([src, transitions[src, byte]], axis=1), axis=0)
-    succ: list[list[int]] = [[] for _ in range(transitions.shape[0])]
-    for s, d in pairs.tolist():
-        succ[s].append(d)
-    return succ
-
-
-def _closure(seeds: list[int], edges: list[list[int]], n: int) -> np.ndarray:
-    seen = np.zeros(n, dtype=bool)
-    seen[seeds] = True
-    stack = list(seeds)
-    while stack:
-        for nxt in edges[stack.pop()]:
-            if not seen[nxt]:
-                seen[nxt] = True
-                stack.append(nxt)
-    return seen
-
-
 def trim_and_minimise(transitions: np.ndarray, accepting: np.ndarray, start: int) -> ByteDFA:
-    """Drop unreachable and dead states, then merge equivalent ones (Moore refinement).
+    """Drop unreachable and dead states, then merge equivalent ones (Hopcroft, compiled).
 
-    Returns a DFA with zero states when the language is empty.
+    States are numbered breadth-first from the start (which is 0). Returns a DFA with zero states
+    when the language is empty.
     """
+    transitions = np.ascontiguousarray(transitions, dtype=np.int32)
+    accepting = np.ascontiguousarray(accepting, dtype=np.bool_)
     n = transitions.shape[0]
-    succ = _successor_lists(transitions)
-    pred: list[list[int]] = [[] for _ in range(n)]
-    for s, targets in enumerate(succ):
-        for d in targets:
-            pred[d].append(s)
-    reach = _closure([start], succ, n)
-    alive = reach & _closure(np.flatnonzero(accepting & reach).tolist(), pred, n)
+    if transitions.ndim != 2 or transitions.shape[1] != 256 or accepting.shape != (n,) or not 0 <= start < max(n, 1):
+        raise ValueError(f"Expected an (n, 256) transition table, n accepting flags and a start state; got "
+                         f"{transitions.shape}, {accepting.shape}, {start}")
+    if n == 0:
+        return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
+    if transitions.max() >= n or transitions.min() < DEAD:
+        raise ValueError("transition targets must be states of the table or -1")
+    alive = _live_states(transitions, accepting, start)
     if not alive[start]:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
     keep = np.flatnonzero(alive)
-    remap = np.full(n + 1, DEAD, dtype=np.int64)  # index n stands for DEAD
-    remap[keep] = np.arange(keep.size)
+    remap = np.full(n + 1, DEAD, dtype=np.int32)  # index n stands for DEAD
+    remap[keep] = np.arange(keep.size, dtype=np.int32)
     t = remap[np.where(transitions[keep] == DEAD, n, transitions[keep])]
     acc = accepting[keep]
-    # Moore partition refinement; -1 (dead) is its own class. Rows are keyed by their bytes:
-    # far faster than np.unique(axis=0) on the small automata regexes make.
-    cls = acc.astype(np.int64)
-    n_cls = len(np.unique(cls))
-    safe_t = np.where(t == DEAD, 0, t)
-    while True:
-        sig = np.ascontiguousarray(np.concatenate([cls[:, None], np.where(t == DEAD, -1, cls[safe_t])], axis=1))
-        ids: dict[bytes, int] = {}
-        cls = np.fromiter((ids.setdefault(row.tobytes(), len(ids)) for row in sig), np.int64, sig.shape[0])
-        if len(ids) == n_cls:
-            break
-        n_cls = len(ids)
-    # number the classes in depth-first order from the start: stable, readable state ids
-    new_succ = _successor_lists(t)
-    first = np.full(n_cls, -1)
-    reps: list[int] = []
-    start_new = int(remap[start])
-    stack, seen = [start_new], {start_new}
-    while stack:
-        s = stack.pop()
-        if first[cls[s]] == -1:
-            first[cls[s]] = len(reps)
-            reps.append(s)
-        for nxt in new_succ[s]:
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    out = t[reps]
-    out = np.where(out == DEAD, DEAD, first[cls[np.where(out == DEAD, 0, out)]])
-    return ByteDFA(out.astype(np.int32), acc[reps].copy(), 0)
+    # bytes with identical columns behave alike everywhere: Hopcroft runs over those classes only
+    _, reps = _byte_classes(t)
+    cls, n_cls = _hopcroft(np.ascontiguousarray(t[:, reps]), acc)
+    out, rep = _quotient_bfs(t, cls, n_cls, int(remap[start]))
+    return ByteDFA(out, acc[rep].copy(), 0)

@@ -7,13 +7,25 @@ Thompson NFA over UTF-8 byte ranges → subset construction → trim and minimis
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
 from structgen._errors import CompileTimeoutError, UnsupportedFeatureError
 from structgen.automata._dfa import DEAD, ByteDFA, trim_and_minimise
+from structgen.automata._kernels import (
+    SUBSET_DONE,
+    SUBSET_GROW,
+    SUBSET_TOO_LARGE,
+    _hash_set,
+    _rebuild_table,
+    _subset_construction,
+)
 from structgen.automata._utf8 import MAX_CODE_POINT, remove_surrogates, utf8_sequences
 
 Ranges = tuple[tuple[int, int], ...]
@@ -124,9 +136,15 @@ def intersect(a: Chars, b: Chars) -> Chars:
     return Chars(tuple(out))
 
 
+@lru_cache(maxsize=8192)
 def literal(text: str) -> Node:
-    """Exactly ``text``."""
-    return Seq(tuple(Chars(((ord(c), ord(c)),)) for c in text))
+    """Exactly ``text`` (cached: escapes and keys recur, and one object per text makes sharing cheap)."""
+    return Seq(tuple(_char(c) for c in text))
+
+
+@lru_cache(maxsize=4096)
+def _char(c: str) -> Chars:
+    return Chars(((ord(c), ord(c)),))
 
 
 def seq(*items: Node) -> Node:
@@ -141,12 +159,23 @@ def seq(*items: Node) -> Node:
 
 def alt(*items: Node) -> Node:
     flat: list[Node] = []
+    small: set[Node] = set()  # characters and literals: hashed, so dozens of escapes dedupe in linear time
     for item in items:
-        if isinstance(item, Alt):
-            flat.extend(x for x in item.items if x not in flat)
-        elif item not in flat:
-            flat.append(item)
+        for x in item.items if isinstance(item, Alt) else (item,):
+            if _is_small(x):
+                if x not in small:
+                    small.add(x)
+                    flat.append(x)
+            elif not any(x is y or (not _is_small(y) and x == y) for y in flat):
+                flat.append(x)
     return flat[0] if len(flat) == 1 else Alt(tuple(flat))
+
+
+def _is_small(node: Node) -> bool:
+    """A character set or a short literal: cheap to hash."""
+    return isinstance(node, Chars) or (
+        isinstance(node, Seq) and len(node.items) <= 16 and all(isinstance(x, Chars) for x in node.items)
+    )
 
 
 def opt(item: Node) -> Node:
@@ -166,6 +195,10 @@ class _NFA:
         self.max_states = max_states
         self.deadline = deadline
         self._utf8_cache: dict[Ranges, list] = {}
+        self.generation, self.intern = _INTERN_STATE
+        self._keys: dict[int, int] = {}  # id(node) -> structural key
+        self._uses: dict[int, int] = {}  # key -> references to equal nodes in the tree
+        self._entries: dict[tuple[int, int], int] = {}  # (key, end) -> entry of an emitted copy
 
     def state(self) -> int:
         if len(self.edges) >= self.max_states:
@@ -179,13 +212,45 @@ class _NFA:
         self.eps.append([])
         return len(self.edges) - 1
 
+    def states(self, k: int) -> int:
+        """Allocate ``k`` consecutive states; returns the first."""
+        first = len(self.edges)
+        if first + k > self.max_states:
+            self.state()  # raises the size error
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise CompileTimeoutError("compiling the constraint's automaton ran past its time limit")
+        self.edges.extend([] for _ in range(k))
+        self.eps.extend([] for _ in range(k))
+        return first
+
+    def key(self, node: Node) -> int:
+        """The structural key of the tree about to be built (counts shared subtrees on the way)."""
+        k = self._keys.get(id(node))
+        return node_key(node, self._keys, self._uses, self.intern) if k is None else k
+
     def build(self, node: Node) -> tuple[int, int]:
+        self.key(node)
         start = self.state()
         end = self.state()
         self._emit(node, start, end)
         return start, end
 
     def _emit(self, node: Node, start: int, end: int) -> None:
+        if not isinstance(node, Chars):
+            key = self._keys[id(node)]
+            if self._uses.get(key, 0) > 1:
+                # Equal sub-languages ending at the same state are emitted once and entered by ε
+                # (a Thompson fragment never re-enters its own start, so sharing adds no strings):
+                # JSON string bodies repeated under every branch of a key trie, for one.
+                entry = self._entries.get((key, end))
+                if entry is None:
+                    entry = self._entries[(key, end)] = self.state()
+                    self._emit_node(node, entry, end)
+                self.eps[start].append(entry)
+                return
+        self._emit_node(node, start, end)
+
+    def _emit_node(self, node: Node, start: int, end: int) -> None:
         if isinstance(node, Chars):
             seqs = self._utf8_cache.get(node.ranges)
             if seqs is None:
@@ -233,18 +298,14 @@ class _NFA:
             dfa = node.dfa
             if dfa.n_states == 0:
                 return  # the empty language: no path from start to end
-            ids = [self.state() for _ in range(dfa.n_states)]
-            self.eps[start].append(ids[dfa.start])
-            for s in range(dfa.n_states):
-                row = dfa.transitions[s]
-                live = np.flatnonzero(row != DEAD)
-                if live.size:
-                    # runs of equal targets become one byte-range edge
-                    breaks = np.flatnonzero((np.diff(live) != 1) | (np.diff(row[live]) != 0)) + 1
-                    for run in np.split(live, breaks):
-                        self.edges[ids[s]].append((int(run[0]), int(run[-1]), ids[int(row[run[0]])]))
-                if dfa.accepting[s]:
-                    self.eps[ids[s]].append(end)
+            base = self.states(dfa.n_states)
+            self.eps[start].append(base + dfa.start)
+            src, lo, hi, dst = _byte_runs(dfa)
+            edges = self.edges
+            for s, a, b, t in zip((src + base).tolist(), lo.tolist(), hi.tolist(), (dst + base).tolist()):
+                edges[s].append((a, b, t))
+            for s in np.flatnonzero(dfa.accepting).tolist():
+                self.eps[base + s].append(end)
         elif isinstance(node, CommaList):
             self._emit_comma_list(node, start, end)
         else:
@@ -281,6 +342,89 @@ class _NFA:
                 self.eps[src].append(end)
 
 
+def _byte_runs(dfa: ByteDFA) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The DFA's transitions as byte-range edges ``(source, lo, hi, target)``: runs of one target merged."""
+    n = dfa.n_states
+    padded = np.concatenate([dfa.transitions, np.full((n, 1), DEAD - 1, np.int32)], axis=1).ravel()
+    starts = np.flatnonzero(np.concatenate([[True], padded[1:] != padded[:-1]]))
+    ends = np.append(starts[1:], padded.size) - 1
+    values = padded[starts]
+    keep = values >= 0  # the sentinel column keeps runs inside their row
+    starts, ends = starts[keep], ends[keep]
+    return starts // 257, starts % 257, ends % 257, values[keep]
+
+
+# Hash-consing: every distinct IR tree gets one small int, so equal subtrees are found in O(1).
+# The table only grows; when it gets large a new generation replaces it (rebinding is atomic, and
+# a build keeps the table it started with, so its keys never mix generations).
+_INTERN_STATE: tuple[int, dict[tuple, int]] = (0, {})
+_MAX_INTERNED = 1_000_000
+
+
+def node_key(
+    node: Node,
+    memo: dict[int, int] | None = None,
+    uses: dict[int, int] | None = None,
+    intern: dict[tuple, int] | None = None,
+) -> int:
+    """A structural key of ``node``: equal keys mean equal trees (hence equal languages).
+
+    ``memo`` (by object id, valid while the tree is alive) makes a shared subtree cost once;
+    ``uses`` counts, per key, the references to it from distinct parent objects (and the root).
+    """
+    memo = {} if memo is None else memo
+    intern = _INTERN_STATE[1] if intern is None else intern
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        item, ready = stack.pop()
+        if id(item) in memo:
+            continue
+        if isinstance(item, Chars):
+            shape: tuple = (0, item.ranges)
+        elif isinstance(item, Automaton):
+            shape = (1, item.dfa)  # identity: the key holds the DFA, so its id is never reused
+        else:
+            children = _children(item)
+            if not ready:
+                stack.append((item, True))
+                stack.extend((c, False) for c in children if id(c) not in memo)
+                continue
+            child_keys = tuple(memo[id(c)] for c in children)
+            shape = (_shape(item), child_keys)
+            if uses is not None:
+                for k in child_keys:
+                    uses[k] = uses.get(k, 0) + 1
+        memo[id(item)] = intern.setdefault(shape, len(intern))
+    root = memo[id(node)]
+    if uses is not None:
+        uses[root] = uses.get(root, 0) + 1
+    return root
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, (Seq, Alt)):
+        return node.items
+    if isinstance(node, Repeat):
+        return (node.item,)
+    if isinstance(node, CommaList):
+        return (*(item for item, _ in node.items), *((node.extra,) if node.extra is not None else ()), node.sep)
+    return ()
+
+
+def _shape(node: Node) -> tuple:
+    """What distinguishes a composite node beyond its children's keys."""
+    if isinstance(node, Seq):
+        return (2,)
+    if isinstance(node, Alt):
+        return (3,)
+    if isinstance(node, Repeat):
+        return (4, node.lo, node.hi)
+    if isinstance(node, CommaList):
+        flags = tuple(required for _, required in node.items)
+        return (5, flags, node.extra is not None, node.min_count, node.max_count)
+    raise TypeError(f"Expected a regular IR node, but got {type(node).__name__}")
+
+
 def intersect_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
     """The product automaton: strings both accept (0 states when none)."""
     if a.n_states == 0 or b.n_states == 0:
@@ -307,15 +451,18 @@ def intersect_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
     return trim_and_minimise(np.stack(rows), np.array(accepting, dtype=bool), 0)
 
 
-def _closure(states, eps) -> frozenset[int]:
-    seen = set(states)
-    stack = list(states)
-    while stack:
-        for t in eps[stack.pop()]:
-            if t not in seen:
-                seen.add(t)
-                stack.append(t)
-    return frozenset(seen)
+def _nfa_arrays(nfa: _NFA) -> tuple[np.ndarray, ...]:
+    """The NFA's ε-edges and byte-range edges as CSR arrays (what the compiled kernel reads)."""
+    eps_len = np.fromiter(map(len, nfa.eps), np.int64, len(nfa.eps))
+    eps_ptr = np.zeros(len(nfa.eps) + 1, np.int64)
+    np.cumsum(eps_len, out=eps_ptr[1:])
+    eps_dst = np.fromiter(chain.from_iterable(nfa.eps), np.int32, int(eps_ptr[-1]))
+    e_len = np.fromiter(map(len, nfa.edges), np.int64, len(nfa.edges))
+    e_ptr = np.zeros(len(nfa.edges) + 1, np.int64)
+    np.cumsum(e_len, out=e_ptr[1:])
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(nfa.edges)), np.int32, 3 * int(e_ptr[-1]))
+    flat = flat.reshape(-1, 3)
+    return eps_ptr, eps_dst, e_ptr, flat[:, 0].copy(), flat[:, 1].copy(), flat[:, 2].copy()
 
 
 def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = None) -> ByteDFA:
@@ -325,40 +472,111 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
     ``CompileTimeoutError``.
     """
     nfa = _NFA(max_states, deadline)
+    cache_key = (nfa.generation, nfa.key(node), max_states)
+    with _DFA_CACHE_LOCK:
+        cached = _DFA_CACHE.get(cache_key)
+        if cached is not None:
+            _DFA_CACHE.move_to_end(cache_key)
+            return cached
     start, end = nfa.build(node)
-    first = _closure([start], nfa.eps)
-    index = {first: 0}
-    sets = [first]
-    rows: list[np.ndarray] = []
-    accepting: list[bool] = []
-    i = 0
-    while i < len(sets):
-        current = sets[i]
-        i += 1
+    eps_ptr, eps_dst, e_ptr, e_lo, e_hi, e_dst = _nfa_arrays(nfa)
+    n_nfa = len(nfa.edges)
+    # subset construction, compiled; it stops every few thousand states so the deadline is kept
+    cap = 1024
+    pool = np.empty(16 * cap, np.int32)
+    set_start = np.zeros(cap + 1, np.int64)
+    hashes = np.zeros(cap, np.uint64)
+    table = np.full(4 * cap, -1, np.int64)
+    trans = np.empty((cap, 256), np.int32)
+    accepting = np.zeros(cap, np.bool_)
+    mark = np.zeros(n_nfa, np.int64)
+    # DFA state 0: the ε-closure of the NFA start
+    seen = {start}
+    stack = [start]
+    while stack:
+        for t in nfa.eps[stack.pop()]:
+            if t not in seen:
+                seen.add(t)
+                stack.append(t)
+    first = np.array(sorted(seen), np.int32)
+    while first.size > pool.size:
+        pool = np.empty(2 * pool.size, np.int32)
+    pool[: first.size] = first
+    set_start[1] = first.size
+    hashes[0] = _hash_set(first, first.size)
+    _rebuild_table(table, hashes, 1)
+    i, n_sets = 0, 1
+    while True:
+        status, i, n_sets = _subset_construction(
+            eps_ptr, eps_dst, e_ptr, e_lo, e_hi, e_dst, end,
+            pool, set_start, hashes, table, trans, accepting, mark,
+            i, n_sets, max_states, 4096,
+        )
+        if status == SUBSET_DONE:
+            break
         if deadline is not None and time.monotonic() > deadline:
             raise CompileTimeoutError("compiling the constraint's automaton ran past its time limit")
-        row = np.full(256, DEAD, np.int32)
-        accepting.append(end in current)
-        edges = [e for s in current for e in nfa.edges[s]]
-        if edges:
-            cuts = sorted({lo for lo, _, _ in edges} | {hi + 1 for _, hi, _ in edges})
-            for lo, hi in zip(cuts, cuts[1:]):
-                targets = [t for a, b, t in edges if a <= lo and hi - 1 <= b]
-                if not targets:
-                    continue
-                target = _closure(targets, nfa.eps)
-                j = index.get(target)
-                if j is None:
-                    if len(sets) >= max_states:
-                        raise UnsupportedFeatureError(
-                            f"the constraint's automaton exceeds {max_states} DFA states; "
-                            "it is too large to compile as a regular language"
-                        )
-                    j = index[target] = len(sets)
-                    sets.append(target)
-                row[lo:hi] = j
-        rows.append(row)
-    return trim_and_minimise(np.stack(rows), np.array(accepting, dtype=bool), 0)
+        if status == SUBSET_TOO_LARGE:
+            raise UnsupportedFeatureError(
+                f"the constraint's automaton exceeds {max_states} DFA states; "
+                "it is too large to compile as a regular language"
+            )
+        if status == SUBSET_GROW:
+            if set_start[n_sets] + n_nfa > pool.size:
+                pool = np.concatenate([pool, np.empty(max(pool.size, n_nfa), np.int32)])
+            if n_sets + 1 >= trans.shape[0]:
+                cap = 2 * trans.shape[0]
+                trans = np.concatenate([trans, np.empty_like(trans)])
+                accepting = np.concatenate([accepting, np.zeros_like(accepting)])
+                hashes = np.concatenate([hashes, np.zeros_like(hashes)])
+                set_start = np.concatenate([set_start, np.zeros(cap + 1 - set_start.size, np.int64)])
+            if 2 * (n_sets + 1) > table.size - 1 or table.size < 4 * trans.shape[0]:
+                table = np.full(4 * trans.shape[0], -1, np.int64)
+                _rebuild_table(table, hashes, n_sets)
+    dfa = trim_and_minimise(trans[:n_sets], accepting[:n_sets], 0)
+    _remember(cache_key, dfa)
+    return dfa
+
+
+# Compiled DFAs by the structural key of their IR: a string format, a key set or a shared
+# definition used many times in a schema (or across schemas) is determinised once.
+_DFA_CACHE: OrderedDict[tuple[int, int, int], ByteDFA] = OrderedDict()
+_DFA_CACHE_LOCK = threading.Lock()
+_DFA_CACHE_BYTES = 64 << 20
+_dfa_cache_size = 0
+
+
+def _remember(key: tuple[int, int, int], dfa: ByteDFA) -> None:
+    global _dfa_cache_size
+    size = dfa.transitions.nbytes
+    if size > _DFA_CACHE_BYTES // 4:
+        return
+    with _DFA_CACHE_LOCK:
+        generation, intern = _INTERN_STATE
+        if key[0] != generation:
+            return  # keyed in a retired generation
+        if len(intern) > _MAX_INTERNED:
+            _new_generation()
+            return
+        if key not in _DFA_CACHE:
+            _DFA_CACHE[key] = dfa
+            _dfa_cache_size += size
+        while _dfa_cache_size > _DFA_CACHE_BYTES:
+            _, old = _DFA_CACHE.popitem(last=False)
+            _dfa_cache_size -= old.transitions.nbytes
+
+
+def clear_dfa_cache() -> None:
+    """Forget compiled DFAs and interned IR trees (the next ``to_dfa`` of any tree is cold)."""
+    with _DFA_CACHE_LOCK:
+        _new_generation()
+
+
+def _new_generation() -> None:
+    global _INTERN_STATE, _dfa_cache_size
+    _INTERN_STATE = (_INTERN_STATE[0] + 1, {})  # keys are interned ints: they go with the table
+    _DFA_CACHE.clear()
+    _dfa_cache_size = 0
 
 
 def difference_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:

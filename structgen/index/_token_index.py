@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from functools import cached_property
 
 import numpy as np
@@ -18,7 +19,13 @@ import numpy as np
 from structgen._errors import UnsatisfiableConstraintError
 from structgen.automata import ByteDFA
 from structgen.index import _disk_cache
-from structgen.index._kernels import _states_with_good_successor, _walk_state_mask
+from structgen.index._kernels import (
+    _region_of,
+    _states_with_good_successor,
+    _walk_frontier,
+    _walk_region,
+    _walk_state_mask,
+)
 from structgen.vocab import Vocabulary
 
 
@@ -40,6 +47,53 @@ def _good_states(dfa: ByteDFA, vocab: Vocabulary) -> np.ndarray:
         good[candidates[~ok]] = False
 
 
+# Region masks. A permissive state (a string body: ~all tokens allowed) costs a full trie walk.
+# Its mask splits into the tokens that stay inside its region (the string body: the state's
+# component when quote edges are cut) and those that leave it. The first part depends only on
+# the region's shape, which is the same in every schema: it is walked once per vocabulary and
+# kept, with the trie nodes where walks leave the region (the frontier). A state then costs a
+# copy of that part plus walks of the frontier subtrees from its own exits.
+_FENCE = 0x22  # the quote: JSON strings are left only through it
+_MIN_LOOP_BYTES = 16  # bytes that loop on a state before its mask goes through its region
+_MAX_REGION = 256  # states; a larger region is walked directly
+_MAX_REGIONS = 256
+_REGIONS: OrderedDict[str, tuple[np.ndarray, int, np.ndarray, np.ndarray]] = OrderedDict()
+_REGIONS_LOCK = threading.Lock()
+
+
+def clear_region_cache() -> None:
+    """Forget the per-vocabulary region masks (the next permissive state is walked in full)."""
+    with _REGIONS_LOCK:
+        _REGIONS.clear()
+
+
+def _region_part(
+    table: np.ndarray, good: np.ndarray, vocab: Vocabulary
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """``(words, count, frontier nodes, frontier canonical states)`` of a canonical region table."""
+    h = hashlib.sha256(table.tobytes())
+    h.update(np.packbits(good).tobytes())
+    h.update(vocab.fingerprint.encode())
+    key = h.hexdigest()[:40]
+    with _REGIONS_LOCK:
+        entry = _REGIONS.get(key)
+        if entry is not None:
+            _REGIONS.move_to_end(key)
+            return entry
+    trie = vocab.trie
+    words = np.zeros(vocab.n_words, dtype=np.uint32)
+    count, f_nodes, f_states = _walk_region(
+        trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
+        trie.token_order, trie.max_depth, table, good, words,
+    )
+    entry = (words, int(count), f_nodes, f_states)
+    with _REGIONS_LOCK:
+        _REGIONS[key] = entry
+        while len(_REGIONS) > _MAX_REGIONS:
+            _REGIONS.popitem(last=False)
+    return entry
+
+
 def _eos_words(vocab: Vocabulary) -> np.ndarray:
     words = np.zeros(vocab.n_words, dtype=np.uint32)
     for eos in vocab.eos_token_ids:
@@ -55,6 +109,7 @@ class TokenIndex:
         self.vocab = vocab
         self.key = hashlib.sha256(f"{dfa.fingerprint}|{vocab.fingerprint}".encode()).hexdigest()[:40]
         self._lock = threading.Lock()
+        self._scratch: np.ndarray | None = None  # per-state scratch space of region searches
         n = dfa.n_states
         cached = _disk_cache.load(self.key)
         if cached is not None and cached["state_mask"].shape == (n,):
@@ -133,13 +188,37 @@ class TokenIndex:
             },
         )
 
+    def _region_mask(self, state: int) -> tuple[np.ndarray | None, int]:
+        """The token bits of ``state`` through its region, or ``(None, 0)`` when it has none."""
+        with self._lock:  # the scratch array is shared by this index's walks
+            if self._scratch is None:
+                self._scratch = np.full(self.dfa.n_states, -1, np.int32)
+            table, real = _region_of(self.dfa.transitions, state, _FENCE, _MAX_REGION, self._scratch)
+        if not real.size:
+            return None, 0
+        inner, count, f_nodes, f_states = _region_part(table, self.good[real], self.vocab)
+        words = inner.copy()
+        trie = self.vocab.trie
+        count += _walk_frontier(
+            trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
+            trie.token_order, trie.max_depth, self.dfa.transitions, self.good, f_nodes, real[f_states], words,
+        )
+        return words, count
+
     def _compute(self, state: int) -> int:
         trie = self.vocab.trie
-        words = np.zeros(self.vocab.n_words, dtype=np.uint32)
-        count, last = _walk_state_mask(
-            trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
-            trie.token_order, trie.max_depth, self.dfa.transitions, self.good, state, words,
-        )
+        words = None
+        if np.count_nonzero(self.dfa.transitions[state] == state) >= _MIN_LOOP_BYTES:
+            words, count = self._region_mask(state)
+            last = -1
+            if count == 1:
+                last = int(np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))[0])
+        if words is None:
+            words = np.zeros(self.vocab.n_words, dtype=np.uint32)
+            count, last = _walk_state_mask(
+                trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
+                trie.token_order, trie.max_depth, self.dfa.transitions, self.good, state, words,
+            )
         if self.dfa.accepting[state] and self.vocab.eos_token_ids:
             words |= _eos_words(self.vocab)
             count += len(self.vocab.eos_token_ids)

@@ -1,0 +1,429 @@
+"""Compiled kernels of automaton construction: subset construction, trimming, Hopcroft minimisation.
+
+Private ``@njit`` functions on plain arrays; the validating wrappers live in ``_dfa`` and
+``_regular``. Automata are ``(n, 256)`` int32 transition tables with ``-1`` for the dead state.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# Status codes of ``_subset_construction``.
+SUBSET_DONE = 0
+SUBSET_BUDGET = 1  # processed its budget of states: call again (the caller checks its deadline)
+SUBSET_GROW = 2  # a buffer is full: grow it and call again from the returned state
+SUBSET_TOO_LARGE = 3  # more DFA states than allowed
+
+_FNV_OFFSET = np.uint64(14695981039346656037)
+_FNV_PRIME = np.uint64(1099511628211)
+
+
+@numba.njit(cache=True, nogil=True)
+def _hash_set(buf, n):  # pragma: no cover - compiled
+    """FNV-1a over a sorted state set."""
+    h = _FNV_OFFSET
+    for i in range(n):
+        h = (h ^ np.uint64(buf[i])) * _FNV_PRIME
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
+def _table_insert(table, hashes, j):  # pragma: no cover - compiled
+    mask = table.shape[0] - 1
+    slot = np.int64(hashes[j] & np.uint64(mask))
+    while table[slot] != -1:
+        slot = (slot + 1) & mask
+    table[slot] = j
+
+
+@numba.njit(cache=True, nogil=True)
+def _rebuild_table(table, hashes, n_sets):  # pragma: no cover - compiled
+    table[:] = -1
+    for j in range(n_sets):
+        _table_insert(table, hashes, j)
+
+
+@numba.njit(cache=True, nogil=True)
+def _subset_construction(
+    eps_ptr, eps_dst, e_ptr, e_lo, e_hi, e_dst, end_state,
+    pool, set_start, hashes, table, trans, accepting, mark,
+    i, n_sets, max_states, budget,
+):  # pragma: no cover - compiled
+    """Determinise from DFA state ``i`` on; every DFA state is an ε-closed, sorted NFA state set in ``pool``.
+
+    Resumable: returns ``(status, i, n_sets)``; the caller grows buffers on ``SUBSET_GROW`` (state
+    ``i`` is then redone from scratch, which is safe: discovered sets are found again by hash).
+    """
+    n_nfa = eps_ptr.shape[0] - 1
+    cap_sets = trans.shape[0]
+    cap_pool = pool.shape[0]
+    tmask = table.shape[0] - 1
+    stack = np.empty(n_nfa, np.int32)
+    buf = np.empty(n_nfa, np.int32)
+    cut = np.zeros(257, np.bool_)
+    g_lo = np.empty(64, np.int32)
+    g_hi = np.empty(64, np.int32)
+    g_dst = np.empty(64, np.int32)
+    stamp = mark.max()
+    done = 0
+    while i < n_sets:
+        if done >= budget:
+            return SUBSET_BUDGET, i, n_sets
+        s0 = set_start[i]
+        s1 = set_start[i + 1]
+        # gather the byte edges of every member
+        ne = 0
+        for q in range(s0, s1):
+            m = pool[q]
+            ne += e_ptr[m + 1] - e_ptr[m]
+        if ne > g_lo.shape[0]:
+            size = max(ne, 2 * g_lo.shape[0])
+            g_lo = np.empty(size, np.int32)
+            g_hi = np.empty(size, np.int32)
+            g_dst = np.empty(size, np.int32)
+        k = 0
+        acc = False
+        for q in range(s0, s1):
+            m = pool[q]
+            if m == end_state:
+                acc = True
+            for e in range(e_ptr[m], e_ptr[m + 1]):
+                g_lo[k] = e_lo[e]
+                g_hi[k] = e_hi[e]
+                g_dst[k] = e_dst[e]
+                k += 1
+        accepting[i] = acc
+        trans[i, :] = -1
+        cut[:] = False
+        for e in range(ne):
+            cut[g_lo[e]] = True
+            cut[g_hi[e] + 1] = True
+        grow = False
+        a = 0
+        while a < 256 and not grow:
+            z = a + 1
+            while z < 256 and not cut[z]:
+                z += 1
+            # the segment [a, z) has one set of live edges
+            stamp += 1
+            top = 0
+            for e in range(ne):
+                if g_lo[e] <= a and g_hi[e] >= z - 1:
+                    d = g_dst[e]
+                    if mark[d] != stamp:
+                        mark[d] = stamp
+                        stack[top] = d
+                        top += 1
+            if top:
+                nt = 0
+                while top:
+                    top -= 1
+                    x = stack[top]
+                    buf[nt] = x
+                    nt += 1
+                    for q in range(eps_ptr[x], eps_ptr[x + 1]):
+                        y = eps_dst[q]
+                        if mark[y] != stamp:
+                            mark[y] = stamp
+                            stack[top] = y
+                            top += 1
+                members = np.sort(buf[:nt])
+                h = _hash_set(members, nt)
+                slot = np.int64(h & np.uint64(tmask))
+                j = -1
+                while table[slot] != -1:
+                    c = table[slot]
+                    if hashes[c] == h and set_start[c + 1] - set_start[c] == nt:
+                        same = True
+                        base = set_start[c]
+                        for t in range(nt):
+                            if pool[base + t] != members[t]:
+                                same = False
+                                break
+                        if same:
+                            j = c
+                            break
+                    slot = (slot + 1) & tmask
+                if j < 0:
+                    if n_sets >= max_states:
+                        return SUBSET_TOO_LARGE, i, n_sets
+                    if n_sets + 1 >= cap_sets or set_start[n_sets] + nt > cap_pool or 2 * (n_sets + 1) > tmask:
+                        grow = True
+                        break
+                    j = n_sets
+                    base = set_start[j]
+                    pool[base:base + nt] = members
+                    set_start[j + 1] = base + nt
+                    hashes[j] = h
+                    table[slot] = j
+                    n_sets += 1
+                trans[i, a:z] = j
+            a = z
+        if grow:
+            return SUBSET_GROW, i, n_sets
+        i += 1
+        done += 1
+    return SUBSET_DONE, i, n_sets
+
+
+@numba.njit(cache=True, nogil=True)
+def _live_states(transitions, accepting, start):  # pragma: no cover - compiled
+    """States reachable from ``start`` that can reach an accepting state."""
+    n = transitions.shape[0]
+    reach = np.zeros(n, np.bool_)
+    stack = np.empty(n, np.int32)
+    reach[start] = True
+    stack[0] = start
+    top = 1
+    # predecessor lists (distinct source per target) as CSR, built while walking forward
+    count = np.zeros(n + 1, np.int64)
+    seen = np.full(n, -1, np.int32)
+    while top:
+        top -= 1
+        s = stack[top]
+        for b in range(256):
+            t = transitions[s, b]
+            if t >= 0:
+                if seen[t] != s:
+                    seen[t] = s
+                    count[t + 1] += 1
+                if not reach[t]:
+                    reach[t] = True
+                    stack[top] = t
+                    top += 1
+    ptr = np.cumsum(count)
+    pos = ptr[:-1].copy()
+    pred = np.empty(ptr[-1], np.int32)
+    seen[:] = -1
+    for s in range(n):
+        if not reach[s]:
+            continue
+        for b in range(256):
+            t = transitions[s, b]
+            if t >= 0 and seen[t] != s:
+                seen[t] = s
+                pred[pos[t]] = s
+                pos[t] += 1
+    alive = np.zeros(n, np.bool_)
+    top = 0
+    for s in range(n):
+        if reach[s] and accepting[s]:
+            alive[s] = True
+            stack[top] = s
+            top += 1
+    while top:
+        top -= 1
+        t = stack[top]
+        for q in range(ptr[t], ptr[t + 1]):
+            s = pred[q]
+            if not alive[s]:
+                alive[s] = True
+                stack[top] = s
+                top += 1
+    return alive
+
+
+@numba.njit(cache=True, nogil=True)
+def _hopcroft(table, accepting):  # pragma: no cover - compiled
+    """Coarsest partition of a partial DFA's states into language classes (Hopcroft's algorithm).
+
+    ``table`` is ``(n, k)`` over a compressed alphabet, ``-1`` dead; an implicit sink (state ``n``)
+    completes it. Returns the class of each of the ``n`` states and the number of classes.
+    """
+    n, k = table.shape
+    big_n = n + 1
+    sink = n
+    # predecessors per (symbol, target) as CSR
+    cnt = np.zeros(k * big_n + 1, np.int64)
+    for s in range(n):
+        for c in range(k):
+            t = table[s, c]
+            if t < 0:
+                t = sink
+            cnt[c * big_n + t + 1] += 1
+    for c in range(k):
+        cnt[c * big_n + sink + 1] += 1
+    ptr = np.cumsum(cnt)
+    pos = ptr[:-1].copy()
+    pred = np.empty(ptr[-1], np.int32)
+    for s in range(n):
+        for c in range(k):
+            t = table[s, c]
+            if t < 0:
+                t = sink
+            pred[pos[c * big_n + t]] = s
+            pos[c * big_n + t] += 1
+    for c in range(k):
+        pred[pos[c * big_n + sink]] = sink
+        pos[c * big_n + sink] += 1
+    # the partition: blocks are ranges [first, end) of ``elems``; [first, mid) holds marked states
+    elems = np.empty(big_n, np.int32)
+    loc = np.empty(big_n, np.int32)
+    blk = np.empty(big_n, np.int32)
+    first = np.empty(big_n, np.int32)
+    end = np.empty(big_n, np.int32)
+    mid = np.empty(big_n, np.int32)
+    p = 0
+    for s in range(n):
+        if accepting[s]:
+            elems[p] = s
+            p += 1
+    n_acc = p
+    for s in range(big_n):
+        if s == sink or not accepting[s]:
+            elems[p] = s
+            p += 1
+    n_blocks = 0
+    if n_acc:
+        first[0] = 0
+        end[0] = n_acc
+        n_blocks = 1
+    first[n_blocks] = n_acc
+    end[n_blocks] = big_n
+    n_blocks += 1
+    for b in range(n_blocks):
+        mid[b] = first[b]
+        for q in range(first[b], end[b]):
+            blk[elems[q]] = b
+            loc[elems[q]] = q
+    # the worklist of (block, symbol) splitters, each at most once
+    in_w = np.zeros(big_n * k, np.bool_)
+    w = np.empty(max(16, 2 * k), np.int64)
+    top = 0
+    for b in range(n_blocks):
+        for c in range(k):
+            if top == w.shape[0]:
+                w2 = np.empty(2 * w.shape[0], np.int64)
+                w2[:top] = w[:top]
+                w = w2
+            w[top] = b * k + c
+            top += 1
+            in_w[b * k + c] = True
+    tmp = np.empty(big_n, np.int32)
+    touched = np.empty(big_n, np.int32)
+    while top:
+        top -= 1
+        item = w[top]
+        in_w[item] = False
+        a_blk = item // k
+        c = item % k
+        m = end[a_blk] - first[a_blk]
+        tmp[:m] = elems[first[a_blk]:end[a_blk]]
+        n_touched = 0
+        for j in range(m):
+            t = tmp[j]
+            base = c * big_n + t
+            for q in range(ptr[base], ptr[base + 1]):
+                s = pred[q]
+                b = blk[s]
+                if loc[s] < mid[b]:
+                    continue  # already marked
+                if mid[b] == first[b]:
+                    touched[n_touched] = b
+                    n_touched += 1
+                i2 = mid[b]
+                other = elems[i2]
+                elems[loc[s]] = other
+                loc[other] = loc[s]
+                elems[i2] = s
+                loc[s] = i2
+                mid[b] += 1
+        for j in range(n_touched):
+            b = touched[j]
+            if mid[b] == end[b]:
+                mid[b] = first[b]
+                continue
+            # split b: the smaller part becomes the new block
+            nb = n_blocks
+            n_blocks += 1
+            if mid[b] - first[b] <= end[b] - mid[b]:
+                first[nb] = first[b]
+                end[nb] = mid[b]
+                first[b] = mid[b]
+            else:
+                first[nb] = mid[b]
+                end[nb] = end[b]
+                end[b] = mid[b]
+            mid[b] = first[b]
+            mid[nb] = first[nb]
+            for q in range(first[nb], end[nb]):
+                blk[elems[q]] = nb
+            for cc in range(k):
+                # Hopcroft: if (b, cc) waits, both halves must; otherwise the smaller half suffices
+                item2 = nb * k + cc
+                if not in_w[item2]:
+                    if top == w.shape[0]:
+                        w2 = np.empty(2 * w.shape[0], np.int64)
+                        w2[:top] = w[:top]
+                        w = w2
+                    w[top] = item2
+                    top += 1
+                    in_w[item2] = True
+    # renumber classes 0.. over the real states only
+    cls = np.full(n_blocks, -1, np.int32)
+    out = np.empty(n, np.int32)
+    n_cls = 0
+    for s in range(n):
+        b = blk[s]
+        if cls[b] < 0:
+            cls[b] = n_cls
+            n_cls += 1
+        out[s] = cls[b]
+    return out, n_cls
+
+
+@numba.njit(cache=True, nogil=True)
+def _quotient_bfs(transitions, cls, n_cls, start):  # pragma: no cover - compiled
+    """The quotient automaton by ``cls``, its states numbered in breadth-first order from ``start``."""
+    new_id = np.full(n_cls, -1, np.int32)
+    rep = np.empty(n_cls, np.int32)
+    queue = np.empty(n_cls, np.int32)
+    new_id[cls[start]] = 0
+    rep[0] = start
+    queue[0] = cls[start]
+    head = 0
+    tail = 1
+    out = np.full((n_cls, 256), -1, np.int32)
+    while head < tail:
+        r = rep[head]
+        for b in range(256):
+            t = transitions[r, b]
+            if t < 0:
+                continue
+            ct = cls[t]
+            if new_id[ct] < 0:
+                new_id[ct] = tail
+                rep[tail] = t
+                queue[tail] = ct
+                tail += 1
+            out[head, b] = new_id[ct]
+        head += 1
+    return out[:tail], rep[:tail]
+
+
+@numba.njit(cache=True, nogil=True)
+def _byte_classes(transitions):  # pragma: no cover - compiled
+    """Group the 256 bytes by identical columns: returns (class of each byte, one byte per class)."""
+    n = transitions.shape[0]
+    of_byte = np.empty(256, np.int32)
+    reps = np.empty(256, np.int32)
+    n_cls = 0
+    for b in range(256):
+        found = -1
+        for c in range(n_cls):
+            r = reps[c]
+            same = True
+            for s in range(n):
+                if transitions[s, b] != transitions[s, r]:
+                    same = False
+                    break
+            if same:
+                found = c
+                break
+        if found < 0:
+            found = n_cls
+            reps[n_cls] = b
+            n_cls += 1
+        of_byte[b] = found
+    return of_byte, reps[:n_cls].copy()

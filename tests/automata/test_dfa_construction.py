@@ -1,0 +1,214 @@
+"""IR → DFA construction: compiled subset construction, shared fragments, Hopcroft, the DFA cache.
+
+Oracles: Python's ``re`` on the same language written as a regex (all strings up to a length over a
+small alphabet), and a plain Python Moore minimisation for state counts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from structgen import UnsupportedFeatureError
+from structgen.automata._dfa import DEAD, trim_and_minimise
+from structgen.automata._regular import (
+    _NFA,
+    Alt,
+    Automaton,
+    Chars,
+    Repeat,
+    Seq,
+    clear_dfa_cache,
+    literal,
+    node_key,
+    to_dfa,
+)
+
+ALPHABET = ["a", "b", "é", "中"]
+STRINGS = ["".join(p) for n in range(5) for p in itertools.product(ALPHABET, repeat=n)]
+
+
+def to_regex(node) -> str:
+    """The node's language as a Python regex (the oracle's view of it)."""
+    if isinstance(node, Chars):
+        if not node.ranges:
+            return "(?!)"
+        return "[" + "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in node.ranges) + "]"
+    if isinstance(node, Seq):
+        return "(?:" + "".join(to_regex(x) for x in node.items) + ")"
+    if isinstance(node, Alt):
+        return "(?:" + "|".join(to_regex(x) for x in node.items) + ")" if node.items else "(?!)"
+    if isinstance(node, Repeat):
+        hi = "" if node.hi is None else str(node.hi)
+        return f"(?:{to_regex(node.item)}){{{node.lo},{hi}}}"
+    if isinstance(node, Automaton):
+        return to_regex(node.regex)  # type: ignore[attr-defined]
+    raise TypeError(node)
+
+
+class _Embedded(Automaton):
+    """An Automaton node that remembers the IR it was compiled from (for the oracle)."""
+
+
+def _embed(node):
+    wrapped = _Embedded(to_dfa(node))
+    object.__setattr__(wrapped, "regex", node)
+    return wrapped
+
+
+def _chars(cps):
+    return Chars(tuple((ord(c), ord(c)) for c in sorted(set(cps), key=ord)))
+
+
+@st.composite
+def ir_nodes(draw, depth: int = 3):
+    """Random IR trees; subtrees are reused (equal and identical) to exercise fragment sharing."""
+    pool = [_chars(draw(st.lists(st.sampled_from(ALPHABET), min_size=1, max_size=3))) for _ in range(3)]
+    for _ in range(draw(st.integers(2, 6))):
+        kind = draw(st.sampled_from(["seq", "alt", "rep", "copy", "auto", "lit"]))
+        a, b = draw(st.sampled_from(pool)), draw(st.sampled_from(pool))
+        if kind == "seq":
+            node = Seq((a, b))
+        elif kind == "alt":
+            node = Alt((a, b, Seq((a, b))))
+        elif kind == "rep":
+            lo = draw(st.integers(0, 2))
+            hi = draw(st.one_of(st.none(), st.integers(lo, lo + 2)))
+            node = Repeat(a, lo, hi)
+        elif kind == "copy":  # an equal but distinct object
+            node = Seq(a.items) if isinstance(a, Seq) else Alt((a,))
+        elif kind == "auto":
+            node = _embed(a)
+        else:
+            node = literal(draw(st.text(alphabet=ALPHABET, max_size=2)))
+        pool.append(node)
+    return Alt(tuple(pool[-3:])) if draw(st.booleans()) else Seq(tuple(pool[-2:]))
+
+
+@settings(max_examples=120, deadline=None)
+@given(node=ir_nodes())
+def test_dfa_language_equals_regex_language(node):
+    dfa = to_dfa(node)
+    pattern = re.compile(to_regex(node))
+    for text in STRINGS:
+        assert dfa.matches(text.encode()) == bool(pattern.fullmatch(text)), text
+
+
+def _reference_minimal_size(transitions: np.ndarray, accepting: np.ndarray, start: int) -> int:
+    """States of the minimal DFA, by trimming and plain Moore refinement in Python."""
+    n = transitions.shape[0]
+    succ = [set(int(t) for t in row if t != DEAD) for row in transitions]
+    reach, stack = {start}, [start]
+    while stack:
+        for t in succ[stack.pop()]:
+            if t not in reach:
+                reach.add(t)
+                stack.append(t)
+    pred: list[set[int]] = [set() for _ in range(n)]
+    for s in reach:
+        for t in succ[s]:
+            pred[t].add(s)
+    alive = {s for s in reach if accepting[s]}
+    stack = list(alive)
+    while stack:
+        for p in pred[stack.pop()]:
+            if p not in alive:
+                alive.add(p)
+                stack.append(p)
+    if start not in alive:
+        return 0
+    states = sorted(alive)
+    cls = {s: int(accepting[s]) for s in states}
+    while True:
+        sig = {s: (cls[s], *(cls.get(int(t), -1) for t in transitions[s])) for s in states}
+        ids: dict = {}
+        new = {s: ids.setdefault(sig[s], len(ids)) for s in states}
+        if len(ids) == len(set(cls.values())):
+            return len(ids)
+        cls = new
+
+
+@st.composite
+def random_dfas(draw):
+    n = draw(st.integers(1, 12))
+    k = draw(st.integers(1, 4))
+    transitions = np.full((n, 256), DEAD, np.int32)
+    for s in range(n):
+        for b in range(k):
+            transitions[s, 97 + b] = draw(st.integers(-1, n - 1))
+    accepting = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
+    return transitions, accepting, draw(st.integers(0, n - 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=random_dfas())
+def test_hopcroft_is_minimal_and_keeps_the_language(case):
+    transitions, accepting, start = case
+    dfa = trim_and_minimise(transitions, accepting, start)
+    assert dfa.n_states == _reference_minimal_size(transitions, accepting, start)
+    if dfa.n_states:
+        assert dfa.start == 0
+        assert (dfa.out_degree[~dfa.accepting] > 0).all()  # trimmed: no dead non-accepting state
+    for length in range(5):
+        for word in itertools.product(b"abcd", repeat=length):
+            s = start
+            for byte in word:
+                s = transitions[s, byte] if s != DEAD else DEAD
+            expected = s != DEAD and bool(accepting[s])
+            assert dfa.matches(bytes(word)) == expected
+
+
+def test_large_dfa_grows_buffers_and_stays_minimal():
+    # (a|b)*a(a|b){11}: the minimal DFA remembers the last 12 letters, 2**12 states
+    ab = Chars(((ord("a"), ord("b")),))
+    node = Seq((Repeat(ab, 0, None), literal("a"), Repeat(ab, 11, 11)))
+    dfa = to_dfa(node)
+    assert dfa.n_states == 2**12
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        text = "".join(rng.choice(["a", "b"], size=int(rng.integers(10, 30))))
+        assert dfa.matches(text.encode()) == (len(text) >= 12 and text[-12] == "a")
+
+
+def test_state_limit_raises():
+    ab = Chars(((ord("a"), ord("b")),))
+    node = Seq((Repeat(ab, 0, None), literal("a"), Repeat(ab, 11, 11)))
+    clear_dfa_cache()
+    with pytest.raises(UnsupportedFeatureError):
+        to_dfa(node, max_states=1000)
+
+
+def test_equal_subtrees_share_one_fragment_per_end():
+    body = Repeat(Chars(((ord("a"), ord("z")),)), 0, None)
+    # three equal (not identical) copies of a big subtree before the same end state
+    node = Alt(tuple(Seq((literal(c), Repeat(Chars(((ord("a"), ord("z")),)), 0, None))) for c in "xyz"))
+    shared, plain = _NFA(10_000), _NFA(10_000)
+    shared.build(node)
+    plain.build(Alt((Seq((literal("x"), body)),)))
+    assert len(shared.edges) < 3 * len(plain.edges)
+    dfa = to_dfa(node)
+    for text, ok in [("x", True), ("yabc", True), ("zz", True), ("ab", False), ("", False), ("xA", False)]:
+        assert dfa.matches(text.encode()) == ok
+
+
+def test_node_keys_are_structural():
+    a = Seq((literal("ab"), Repeat(Chars(((48, 57),)), 1, 3)))
+    b = Seq((literal("ab"), Repeat(Chars(((48, 57),)), 1, 3)))
+    c = Seq((literal("ab"), Repeat(Chars(((48, 57),)), 1, 4)))
+    assert a is not b
+    assert node_key(a) == node_key(b) != node_key(c)
+
+
+def test_dfa_cache_returns_the_same_language_and_clears():
+    node = Seq((literal("k"), Repeat(Chars(((48, 57),)), 2, 5)))
+    first = to_dfa(node)
+    again = to_dfa(Seq((literal("k"), Repeat(Chars(((48, 57),)), 2, 5))))
+    assert again is first  # an equal tree is determinised once
+    clear_dfa_cache()
+    cold = to_dfa(node)
+    assert cold is not first and cold.fingerprint == first.fingerprint
