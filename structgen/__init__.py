@@ -42,6 +42,7 @@ _LAZY = {
     "GrammarAlignedSampler": "structgen.sampling",
     "generate": "structgen.integrations",
     "load_default_model": "structgen.integrations",
+    "stream": "structgen.integrations",
 }
 
 __all__ = [
@@ -66,13 +67,14 @@ __all__ = [
     "load_default_model",
     "schema_report",
     "smc",
+    "stream",
 ]
 
 if TYPE_CHECKING:
     from structgen._bitmask import allocate_bitmask
     from structgen._constraint import Constraint, compile_regex
     from structgen._matcher import Matcher
-    from structgen.integrations import generate, load_default_model
+    from structgen.integrations import generate, load_default_model, stream
     from structgen.sampling import GrammarAlignedSampler, StructuredLogitsProcessor, apply_token_bitmask_, smc
     from structgen.schema import compile_json_schema, schema_report
     from structgen.vocab import Vocabulary

@@ -29,6 +29,7 @@ PUBLIC = [
     "load_default_model",
     "schema_report",
     "smc",
+    "stream",
 ]
 
 

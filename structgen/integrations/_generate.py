@@ -7,8 +7,11 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from structgen._constraint import Constraint, compile_regex
+from structgen.integrations._select import select_constraints
 from structgen.vocab import Vocabulary
+
+# generate_kwargs structgen's own loop understands; anything else goes to model.generate.
+_OWN_LOOP_KWARGS = {"do_sample", "temperature", "top_k", "top_p", "seed", "num_return_sequences", "overlap"}
 
 
 def model_vocabulary(model: Any, tokenizer: Any) -> Vocabulary:
@@ -24,28 +27,23 @@ def model_vocabulary(model: Any, tokenizer: Any) -> Vocabulary:
     return Vocabulary.from_tokenizer(tokenizer, vocab_size=width, eos_token_ids=eos_ids)
 
 
-def _per_prompt(value: Any, n_prompts: int, name: str) -> list:
-    single = not isinstance(value, (list, tuple))
-    values = [value] * n_prompts if single else list(value)
-    if len(values) != n_prompts:
-        raise ValueError(f"Expected one {name} or one per prompt ({n_prompts}), but got {len(values)}")
-    return values
-
-
-def _constraints(regex: Any, schema: Any, n_prompts: int, vocab: Vocabulary, schema_options: dict) -> list[Constraint]:
-    if (regex is None) == (schema is None):
-        raise TypeError("generate() needs exactly one constraint: regex=... or schema=...")
-    if regex is not None:
-        return [compile_regex(p, vocab) for p in _per_prompt(regex, n_prompts, "regex")]
-    from structgen.schema import compile_json_schema
-
-    return [compile_json_schema(s, vocab, **schema_options) for s in _per_prompt(schema, n_prompts, "schema")]
-
-
-def _parse(text: str, constraint: Constraint) -> Any:
+def _parse(text: str, constraint: Any) -> Any:
     value = json.loads(text)
-    model = constraint.pydantic_model
+    model = getattr(constraint, "pydantic_model", None)
     return model.model_validate(value) if model is not None else value
+
+
+def uses_own_loop(decoder: str, sampling: str, generate_kwargs: dict) -> bool:
+    """Can structgen's own decode loop serve this call, or does it need ``model.generate``?"""
+    if decoder not in ("structgen", "hf"):
+        raise ValueError(f"Expected decoder='structgen' or 'hf', but got {decoder!r}")
+    if sampling not in ("mask", "rejection"):
+        raise ValueError(f"Expected sampling='mask' or 'rejection', but got {sampling!r}")
+    if decoder == "hf" or sampling == "rejection":
+        return False
+    if int(generate_kwargs.get("num_beams", 1) or 1) > 1:
+        return False
+    return set(generate_kwargs) <= _OWN_LOOP_KWARGS | {"num_beams"}
 
 
 def generate(
@@ -55,88 +53,103 @@ def generate(
     *,
     regex: str | Sequence[str] | None = None,
     schema: Any = None,
+    constraint: Any = None,
     schema_options: dict | None = None,
     sampling: str = "mask",
     max_new_tokens: int = 256,
+    jump_forward: bool = True,
+    stop_strings: str | Sequence[str] | None = None,
+    decoder: str = "structgen",
+    return_stats: bool = False,
     **generate_kwargs: Any,
 ) -> Any:
     """Generate text that matches ``regex``, or JSON that validates against ``schema``.
 
-    Each takes one value or one per prompt. ``schema`` is a JSON Schema (dict or JSON text) or a
-    pydantic model class; outputs are then parsed objects (model instances for a model class), and
-    ``schema_options`` go to ``compile_json_schema`` (``lenient``, ``whitespace``, ...).
-    ``sampling="rejection"`` checks only the tokens the model draws instead of masking the whole
-    vocabulary (same output distribution; no top-k / top-p / beams in that mode).
+    Give exactly one of ``regex``, ``schema`` or ``constraint`` (an already compiled constraint),
+    each one value or one per prompt. ``schema`` is a JSON Schema (dict or JSON text) or a pydantic
+    model class; outputs are then parsed objects (model instances for a model class), and
+    ``schema_options`` go to ``compile_json_schema`` (``lenient``, ``whitespace``, ...). With
+    ``constraint=`` outputs are text.
 
-    Prompts are used as given (apply a chat template first for chat models). ``generate_kwargs``
-    go to ``model.generate`` (``do_sample``, ``temperature``, ``num_beams``, ...). Returns one
-    string per prompt (a single string for a single prompt), or a list of ``num_return_sequences``
-    strings per prompt. A row cut off by ``max_new_tokens`` before its constraint could end is
-    returned as far as it got, with a warning.
+    Decoding runs structgen's own KV-cached loop (``structgen.integrations._decode``): with
+    ``jump_forward=True`` the tokens the constraint forces are appended without a model choice and
+    run through the model in one forward pass with the next chosen token. It supports greedy and
+    sampling (``do_sample``, ``temperature``, ``top_k``, ``top_p``, ``seed``), batches of prompts
+    with different constraints, ``num_return_sequences``, ``stop_strings`` (a row stops after the
+    token that completes one; the stop string stays in the text) and ``overlap=True`` (fill the next
+    mask in a thread while the model runs). Anything else falls back to ``model.generate`` with
+    ``StructuredLogitsProcessor`` (no jump-forward there): ``num_beams > 1``, ``sampling="rejection"``
+    (checks only the drawn tokens; same distribution as masking), a ``logits_processor``, any other
+    ``model.generate`` keyword, or ``decoder="hf"``.
+
+    Prompts are used as given (apply a chat template first for chat models). Returns one result per
+    prompt (a single one for a single prompt), or a list of ``num_return_sequences`` per prompt;
+    with ``return_stats=True`` a ``(results, DecodeStats)`` pair (forward passes, chosen and forced
+    tokens, time to first token). A row cut off by ``max_new_tokens`` before its constraint could
+    end is returned as far as it got (``None`` for a schema), with a warning.
     """
-    import torch
-    from transformers import LogitsProcessorList
-
-    from structgen.sampling import StructuredLogitsProcessor
-
     single = isinstance(prompts, str)
     prompt_list = [prompts] if single else list(prompts)
+    if not prompt_list:
+        raise ValueError("Expected at least one prompt")
+    if max_new_tokens < 1:
+        raise ValueError(f"Expected max_new_tokens >= 1, but got {max_new_tokens}")
     vocab = model_vocabulary(model, tokenizer)
-    constraints = _constraints(regex, schema, len(prompt_list), vocab, schema_options or {})
-    if sampling == "rejection":
-        processor = StructuredLogitsProcessor(
-            constraints,
-            sampling="rejection",
-            do_sample=bool(generate_kwargs.get("do_sample", False)),
-            temperature=float(generate_kwargs.get("temperature", 1.0) or 1.0),
+    kind, constraints = select_constraints(
+        {"regex": regex, "schema": schema, "constraint": constraint},
+        len(prompt_list),
+        vocab,
+        {"schema_options": schema_options or {}},
+    )
+    for c in constraints:
+        if c.vocab.size != vocab.size:
+            raise ValueError(
+                f"Expected a constraint compiled for the model's logits width {vocab.size}, but got one for "
+                f"{c.vocab.size}: compile it against "
+                "structgen.integrations._generate.model_vocabulary(model, tokenizer)"
+            )
+    stops = [stop_strings] if isinstance(stop_strings, str) else list(stop_strings or [])
+    repeats = int(generate_kwargs.get("num_return_sequences", 1) or 1)
+    if uses_own_loop(decoder, sampling, generate_kwargs):
+        from structgen.integrations._own_loop import run_own_loop
+
+        rows, stats = run_own_loop(
+            model, tokenizer, vocab, prompt_list, constraints, repeats=repeats, max_new_tokens=max_new_tokens,
+            jump_forward=jump_forward, stop_strings=stops, generate_kwargs=generate_kwargs,
         )
     else:
-        processor = StructuredLogitsProcessor(constraints, sampling=sampling)
+        from structgen.integrations._hf_loop import run_hf_generate
 
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else vocab.eos_token_ids[0]
-    old_side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        enc = tokenizer(prompt_list, return_tensors="pt", padding=True, add_special_tokens=False)
-    finally:
-        tokenizer.padding_side = old_side
-    enc = {k: v.to(model.device) for k, v in enc.items()}
-    user_processors = generate_kwargs.pop("logits_processor", None) or []
-    with torch.no_grad():
-        out = model.generate(
-            **enc,
-            logits_processor=LogitsProcessorList([*user_processors, processor]),
-            max_new_tokens=max_new_tokens,
-            pad_token_id=pad_id,
-            eos_token_id=list(vocab.eos_token_ids),
-            **generate_kwargs,
+        rows, stats = run_hf_generate(
+            model, tokenizer, vocab, prompt_list, constraints, sampling=sampling, max_new_tokens=max_new_tokens,
+            stop_strings=stops, generate_kwargs=generate_kwargs,
         )
-    generated = out[:, enc["input_ids"].shape[1] :].tolist()
-    texts: list[Any] = []
-    eos = set(vocab.eos_token_ids)
-    for row, tokens in enumerate(generated):
-        data = bytearray()
-        ended = False
-        for token in tokens:
-            if token in eos:
-                ended = True
-                break
-            data += vocab.token_bytes[token]
+    results = _finish(rows, constraints, vocab, kind, max_new_tokens)
+    per_prompt = len(results) // len(prompt_list)
+    if per_prompt == 1:
+        out: Any = results[0] if single else results
+    else:
+        grouped = [results[i * per_prompt : (i + 1) * per_prompt] for i in range(len(prompt_list))]
+        out = grouped[0] if single else grouped
+    return (out, stats) if return_stats else out
+
+
+def _finish(rows: list, constraints: list, vocab: Vocabulary, kind: str, max_new_tokens: int) -> list:
+    """Texts (or parsed objects for ``schema=``) from each row's tokens, warning on cut-off rows."""
+    out: list[Any] = []
+    for row, (tokens, ended) in enumerate(rows):
+        data = b"".join(vocab.token_bytes[t] for t in tokens)
         text = data.decode("utf-8", errors="replace")
-        constraint = constraints[row * len(constraints) // len(generated)]
-        complete = ended or constraint.matches(bytes(data))
+        constraint = constraints[row * len(constraints) // len(rows)]
+        complete = ended or constraint.matches(data)
         if not complete:
             warnings.warn(
                 f"row {row} reached max_new_tokens={max_new_tokens} before its constraint could end: "
-                f"{text[:60]!r}... is incomplete" + (" (returned as None)" if schema is not None else ""),
-                stacklevel=2,
+                f"{text[:60]!r}... is incomplete" + (" (returned as None)" if kind == "schema" else ""),
+                stacklevel=3,
             )
-        if schema is not None:
-            texts.append(_parse(text, constraint) if complete else None)
+        if kind == "schema":
+            out.append(_parse(text, constraint) if complete else None)
         else:
-            texts.append(text)
-    per_prompt = len(texts) // len(prompt_list)
-    if per_prompt == 1:
-        return texts[0] if single else texts
-    grouped = [texts[i * per_prompt : (i + 1) * per_prompt] for i in range(len(prompt_list))]
-    return grouped[0] if single else grouped
+            out.append(text)
+    return out
