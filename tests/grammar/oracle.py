@@ -70,3 +70,22 @@ def cfg_membership(rules: dict[str, list[list[str]]], start: str):
 
 def bits(row: np.ndarray) -> int:
     return int(np.unpackbits(row.view(np.uint8)).sum())
+
+
+def ir_to_lark(grammar) -> str:
+    """A compiled grammar's IR as Lark text (one-character terminals stay regexes), for lark's Earley
+    parser to check GBNF outputs independently of structgen's parser and lexer."""
+    lines = []
+    names = {-1 - n: f"n{n}" for n in range(len(grammar.nonterminals))}
+    for t, term in enumerate(grammar.terminals):
+        pattern = term.pattern.replace("/", "\\/")
+        lines.append(f"T{t}: /{pattern}/")
+    by_lhs: dict[int, list[str]] = {}
+    for lhs, rhs in grammar.rules:
+        if grammar.nonterminals[lhs] == "<accept>":
+            continue
+        by_lhs.setdefault(lhs, []).append(" ".join(f"T{s}" if s >= 0 else names[s] for s in rhs))
+    for lhs, alts in by_lhs.items():
+        lines.append(f"n{lhs}: " + " | ".join(alts))
+    lines.append(f"start: n{grammar.start}")
+    return "\n".join(lines)
