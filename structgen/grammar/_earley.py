@@ -11,9 +11,16 @@ they are not built per set: a ``_Predictions`` bundle per distinct set of predic
 holds them, computed once and shared by every set that predicts the same ones. A set stores only
 its kernel items (scanned or completed ones, with older origins) — typically a handful, where a
 grammar for a programming language predicts hundreds of items at a statement boundary.
+
+Sets are hash-consed: two sets with the same items waiting (same rules, dots and origin sets) and
+the same predictions behave identically from then on, so the second is the first. Different
+paths to the same parse state — different characters of one class, the items of a long list —
+then share one set, and with it its memoised scans and every mask computed from it.
 """
 
 from __future__ import annotations
+
+import weakref
 
 from structgen.grammar._cfg import Grammar
 
@@ -31,7 +38,7 @@ class _Predictions:
 
 
 class EarleySet:
-    __slots__ = ("_scans", "_waiting", "_predicted", "accepting", "_expected", "_next")
+    __slots__ = ("_scans", "_waiting", "_predicted", "accepting", "_expected", "_next", "__weakref__")
 
     def __init__(self) -> None:
         self._scans: dict[int, list[Item]] = {}  # terminal -> kernel items waiting for it
@@ -73,6 +80,7 @@ class EarleyParser:
         self._rhs = [rhs for _, rhs in grammar.rules]
         self._nullable = grammar.nullable
         self._bundles: dict[frozenset[int], _Predictions] = {}
+        self._interned: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._reach = self._prediction_reach()
         self.initial = self._close([(grammar.accept_rule, 0, None)], first=True)
 
@@ -173,6 +181,18 @@ class EarleyParser:
             if sym in nullable:
                 agenda.append((rule, dot + 1, origin))
         if predicted:
-            bundle = self._bundle(frozenset(predicted))
-            new._predicted = bundle
+            new._predicted = self._bundle(frozenset(predicted))
+        if first:
+            return new
+        # the key's origins stay alive (and their ids unique) while the interned set is alive
+        key = (
+            id(new._predicted),
+            new.accepting,
+            frozenset((r, d, id(o)) for items in scans.values() for r, d, o in items),
+            frozenset((r, d, id(o)) for items in waiting.values() for r, d, o in items),
+        )
+        twin = self._interned.get(key)
+        if twin is not None:
+            return twin
+        self._interned[key] = new
         return new
