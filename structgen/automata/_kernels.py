@@ -403,9 +403,12 @@ def _quotient_bfs(transitions, cls, n_cls, start):  # pragma: no cover - compile
 
 
 @numba.njit(cache=True, nogil=True)
-def _byte_classes(transitions):  # pragma: no cover - compiled
-    """Group the 256 bytes by identical columns: returns (class of each byte, one byte per class)."""
-    n = transitions.shape[0]
+def _byte_classes(columns):  # pragma: no cover - compiled
+    """Group the 256 bytes by identical columns (``columns`` is the transposed table, ``(256, n)``).
+
+    Returns (class of each byte, one byte per class).
+    """
+    n = columns.shape[1]
     of_byte = np.empty(256, np.int32)
     reps = np.empty(256, np.int32)
     n_cls = 0
@@ -415,7 +418,7 @@ def _byte_classes(transitions):  # pragma: no cover - compiled
             r = reps[c]
             same = True
             for s in range(n):
-                if transitions[s, b] != transitions[s, r]:
+                if columns[b, s] != columns[r, s]:
                     same = False
                     break
             if same:

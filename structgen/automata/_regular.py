@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -42,10 +43,26 @@ class Chars:
 class Seq:
     items: tuple[Node, ...]
 
+    def __hash__(self) -> int:
+        # trees are hashed again and again (dedup in alt, caches): compute once per node
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((2, self.items))
+            object.__setattr__(self, "_hash", h)
+        return h
+
 
 @dataclass(frozen=True)
 class Alt:
     items: tuple[Node, ...]
+
+    def __hash__(self) -> int:
+        # trees are hashed again and again (dedup in alt, caches): compute once per node
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((3, self.items))
+            object.__setattr__(self, "_hash", h)
+        return h
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,14 @@ class Repeat:
     item: Node
     lo: int
     hi: int | None
+
+    def __hash__(self) -> int:
+        # trees are hashed again and again (dedup in alt, caches): compute once per node
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((4, self.item, self.lo, self.hi))
+            object.__setattr__(self, "_hash", h)
+        return h
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,10 +260,11 @@ class _NFA:
         self._emit(node, start, end)
         return start, end
 
-    def _emit(self, node: Node, start: int, end: int) -> None:
+    def _emit(self, node: Node, start: int, end: int, share: bool = False) -> None:
+        """Emit ``node`` from ``start`` to ``end``; ``share``: the caller may emit it to ``end`` again."""
         if not isinstance(node, Chars):
             key = self._keys[id(node)]
-            if self._uses.get(key, 0) > 1:
+            if share or self._uses.get(key, 0) > 1:
                 # Equal sub-languages ending at the same state are emitted once and entered by ε
                 # (a Thompson fragment never re-enters its own start, so sharing adds no strings):
                 # JSON string bodies repeated under every branch of a key trie, for one.
@@ -275,23 +301,25 @@ class _NFA:
             for item in node.items:
                 self._emit(item, start, end)
         elif isinstance(node, Repeat):
+            copies = node.lo + (1 if node.hi is None else node.hi - node.lo)
+            emit = self._copier(node.item) if copies > 1 else (lambda a, b: self._emit(node.item, a, b))
             cur = start
             for _ in range(node.lo):
                 nxt = self.state()
-                self._emit(node.item, cur, nxt)
+                emit(cur, nxt)
                 cur = nxt
             if node.hi is None:
                 loop = self.state()
                 self.eps[cur].append(loop)
                 inner = self.state()
-                self._emit(node.item, loop, inner)
+                emit(loop, inner)
                 self.eps[inner].append(loop)
                 self.eps[loop].append(end)
             else:
                 for _ in range(node.hi - node.lo):
                     nxt = self.state()
                     self.eps[cur].append(end)
-                    self._emit(node.item, cur, nxt)
+                    emit(cur, nxt)
                     cur = nxt
                 self.eps[cur].append(end)
         elif isinstance(node, Automaton):
@@ -311,6 +339,46 @@ class _NFA:
         else:
             raise TypeError(f"Expected a regular IR node, but got {type(node).__name__}")
 
+    def _copier(self, item: Node) -> Callable[[int, int], None]:
+        """Emit ``item`` once as a template; returns a function that places a copy between two states.
+
+        A bounded repeat (``maxLength``, ``{m,n}``) needs n copies: relabelling the template's
+        edges is far cheaper than walking the IR n times. The template is a fresh fragment
+        ``a → b`` (nothing enters ``a``, nothing leaves ``b``), so a copy maps ``a`` and ``b``
+        to its own ends and the inside to fresh states.
+        """
+        a, b = self.state(), self.state()
+        base = len(self.edges)
+        self._emit(item, a, b)
+        k = len(self.edges) - base
+
+        def rel(t: int) -> int:
+            return -1 if t == a else -2 if t == b else t - base
+
+        a_edges = [(lo, hi, rel(t)) for lo, hi, t in self.edges[a]]
+        a_eps = [rel(t) for t in self.eps[a]]
+        edges = [[(lo, hi, rel(t)) for lo, hi, t in self.edges[base + i]] for i in range(k)]
+        eps = [[rel(t) for t in self.eps[base + i]] for i in range(k)]
+        first = [True]
+
+        def place(cur: int, nxt: int) -> None:
+            if first[0]:  # the template itself is the first copy
+                first[0] = False
+                self.eps[cur].append(a)
+                self.eps[b].append(nxt)
+                return
+            off = self.states(k)
+            ends = {-1: cur, -2: nxt}
+            self.edges[cur].extend((lo, hi, ends.get(t, off + t)) for lo, hi, t in a_edges)
+            self.eps[cur].extend(ends.get(t, off + t) for t in a_eps)
+            for i in range(k):
+                if edges[i]:
+                    self.edges[off + i] = [(lo, hi, ends.get(t, off + t)) for lo, hi, t in edges[i]]
+                if eps[i]:
+                    self.eps[off + i] = [ends.get(t, off + t) for t in eps[i]]
+
+        return place
+
     def _emit_comma_list(self, node: CommaList, start: int, end: int) -> None:
         n = len(node.items)
         cap = node.max_count if node.max_count is not None else max(node.min_count, 1)
@@ -321,12 +389,14 @@ class _NFA:
             if node.max_count is not None and count + 1 > node.max_count:
                 return
             target = dst_row[min(count + 1, cap)]
+            # the first element and the later ones (after a separator) often end in the same
+            # cell: one shared copy, or nested objects would double at every level
             if count:
                 mid = self.state()
                 self._emit(node.sep, src, mid)
-                self._emit(item, mid, target)
+                self._emit(item, mid, target, share=True)
             else:
-                self._emit(item, src, target)
+                self._emit(item, src, target, share=True)
 
         for i, (item, required) in enumerate(node.items):
             for count in range(cap + 1):
