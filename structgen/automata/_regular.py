@@ -452,7 +452,7 @@ def node_key(
         if isinstance(item, Chars):
             shape: tuple = (0, item.ranges)
         elif isinstance(item, Automaton):
-            shape = (1, item.dfa)  # identity: the key holds the DFA, so its id is never reused
+            shape = (1, item.dfa.fingerprint)  # by content: the table must not keep DFAs alive
         else:
             children = _children(item)
             if not ready:
