@@ -100,8 +100,9 @@ class GrammarMatcher:
     def forced_tokens(self) -> list[int]:
         """Tokens that spell the forced bytes, cut where no longer token could run past them.
 
-        As ``Matcher.forced_tokens``: longest-match tokens, stopping before a point where the model
-        might merge forced bytes with what it chooses next; EOS where it is the only continuation.
+        Longest-match tokens, stopping before a point where the model might merge forced bytes
+        with what it chooses next: where a token the grammar allows there starts with the rest of
+        the forced bytes and goes on past them. EOS where it is the only continuation.
         """
         pos = self._history[-1]
         if pos is _FINISHED:
@@ -113,7 +114,7 @@ class GrammarMatcher:
         at = 0
         while at < len(data):
             rest = data[at:]
-            if vocab.trie.has_longer_token(rest):
+            if self._longer_token_allowed(pos, rest):
                 break
             token = vocab.longest_token_prefix(rest)
             if token < 0:
@@ -127,6 +128,20 @@ class GrammarMatcher:
         if at == len(data) and self._eos and engine.is_accepting(pos) and not engine.next_bytes(pos):
             out.append(vocab.eos_token_ids[0])
         return out
+
+    def _longer_token_allowed(self, pos: Position, rest: bytes) -> bool:
+        """Does the grammar allow, at ``pos``, a token that spells ``rest`` and more?"""
+        trie = self._engine.vocab.trie
+        node = trie.find(rest)
+        if node < 0 or trie.node_end[node] <= node + 1:
+            return False
+        end = trie.node_end[node]
+        longer = trie.token_order[trie.node_tok_end[node] : int(trie.node_tok_end[node:end].max())]
+        if longer.size == 0:
+            return False
+        words = np.zeros(self._engine.vocab.n_words, np.uint32)
+        self._engine.mask_words(pos, words)
+        return bool(((words[longer >> 5] >> (longer & 31).astype(np.uint32)) & 1).any())
 
     def fork(self) -> GrammarMatcher:
         """An independent copy sharing the compiled grammar (parse states are immutable and shared)."""
