@@ -6,6 +6,10 @@ Compile a constraint against a tokenizer's vocabulary, then let it mask the mode
     model, tokenizer = structgen.load_default_model()
     structgen.generate(model, tokenizer, "A date: ", regex=r"\\d{4}-\\d{2}-\\d{2}")
 
+Constraints: ``compile_regex``, ``compile_json_schema`` (dicts, JSON text, pydantic models),
+``compile_grammar`` (Lark grammars, or a shipped one by name: ``"json"``, ``"sql"``, ...) and
+``compile_gbnf`` (llama.cpp grammars).
+
 ``import structgen`` stays light: numba, torch and transformers load on first use of the names
 that need them.
 """
@@ -31,6 +35,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "Constraint": "structgen._constraint",
     "compile_regex": "structgen._constraint",
+    "compile_grammar": "structgen.grammar",
+    "compile_gbnf": "structgen.grammar",
     "compile_json_schema": "structgen.schema",
     "schema_report": "structgen.schema",
     "Matcher": "structgen._matcher",
@@ -61,6 +67,8 @@ __all__ = [
     "Vocabulary",
     "allocate_bitmask",
     "apply_token_bitmask_",
+    "compile_gbnf",
+    "compile_grammar",
     "compile_json_schema",
     "compile_regex",
     "generate",
@@ -74,6 +82,7 @@ if TYPE_CHECKING:
     from structgen._bitmask import allocate_bitmask
     from structgen._constraint import Constraint, compile_regex
     from structgen._matcher import Matcher
+    from structgen.grammar import compile_gbnf, compile_grammar
     from structgen.integrations import generate, load_default_model, stream
     from structgen.sampling import GrammarAlignedSampler, StructuredLogitsProcessor, apply_token_bitmask_, smc
     from structgen.schema import compile_json_schema, schema_report

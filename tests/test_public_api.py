@@ -23,6 +23,8 @@ PUBLIC = [
     "Vocabulary",
     "allocate_bitmask",
     "apply_token_bitmask_",
+    "compile_gbnf",
+    "compile_grammar",
     "compile_json_schema",
     "compile_regex",
     "generate",
