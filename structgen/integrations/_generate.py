@@ -53,6 +53,8 @@ def generate(
     *,
     regex: str | Sequence[str] | None = None,
     schema: Any = None,
+    grammar: str | Sequence[str] | None = None,
+    gbnf: str | Sequence[str] | None = None,
     constraint: Any = None,
     schema_options: dict | None = None,
     sampling: str = "mask",
@@ -63,13 +65,14 @@ def generate(
     return_stats: bool = False,
     **generate_kwargs: Any,
 ) -> Any:
-    """Generate text that matches ``regex``, or JSON that validates against ``schema``.
+    """Generate text in a constraint's language: a regex, a JSON Schema, a Lark or GBNF grammar.
 
-    Give exactly one of ``regex``, ``schema`` or ``constraint`` (an already compiled constraint),
-    each one value or one per prompt. ``schema`` is a JSON Schema (dict or JSON text) or a pydantic
-    model class; outputs are then parsed objects (model instances for a model class), and
-    ``schema_options`` go to ``compile_json_schema`` (``lenient``, ``whitespace``, ...). With
-    ``constraint=`` outputs are text.
+    Give exactly one of ``regex``, ``schema``, ``grammar`` (Lark text, or a shipped grammar's name:
+    ``"json"``, ``"sql"``, ...), ``gbnf`` (llama.cpp grammar text) or ``constraint`` (an already
+    compiled constraint), each one value or one per prompt. ``schema`` is a JSON Schema (dict or
+    JSON text) or a pydantic model class; outputs are then parsed objects (model instances for a
+    model class), and ``schema_options`` go to ``compile_json_schema`` (``lenient``,
+    ``whitespace``, ...). Other constraints give text.
 
     Decoding runs structgen's own KV-cached loop (``structgen.integrations._decode``): with
     ``jump_forward=True`` the tokens the constraint forces are appended without a model choice and
@@ -96,7 +99,7 @@ def generate(
         raise ValueError(f"Expected max_new_tokens >= 1, but got {max_new_tokens}")
     vocab = model_vocabulary(model, tokenizer)
     kind, constraints = select_constraints(
-        {"regex": regex, "schema": schema, "constraint": constraint},
+        {"regex": regex, "schema": schema, "grammar": grammar, "gbnf": gbnf, "constraint": constraint},
         len(prompt_list),
         vocab,
         {"schema_options": schema_options or {}},
@@ -124,7 +127,7 @@ def generate(
             model, tokenizer, vocab, prompt_list, constraints, sampling=sampling, max_new_tokens=max_new_tokens,
             stop_strings=stops, generate_kwargs=generate_kwargs,
         )
-    results = _finish(rows, constraints, vocab, kind, max_new_tokens)
+    results = _finish(rows, constraints, vocab, kind, max_new_tokens, bool(stops))
     per_prompt = len(results) // len(prompt_list)
     if per_prompt == 1:
         out: Any = results[0] if single else results
@@ -134,7 +137,7 @@ def generate(
     return (out, stats) if return_stats else out
 
 
-def _finish(rows: list, constraints: list, vocab: Vocabulary, kind: str, max_new_tokens: int) -> list:
+def _finish(rows: list, constraints: list, vocab: Vocabulary, kind: str, max_new_tokens: int, stops: bool) -> list:
     """Texts (or parsed objects for ``schema=``) from each row's tokens, warning on cut-off rows."""
     out: list[Any] = []
     for row, (tokens, ended) in enumerate(rows):
@@ -144,7 +147,8 @@ def _finish(rows: list, constraints: list, vocab: Vocabulary, kind: str, max_new
         complete = ended or constraint.matches(data)
         if not complete:
             warnings.warn(
-                f"row {row} reached max_new_tokens={max_new_tokens} before its constraint could end: "
+                f"row {row} reached max_new_tokens={max_new_tokens}{' or a stop string' if stops else ''} "
+                "before its constraint could end: "
                 f"{text[:60]!r}... is incomplete" + (" (returned as None)" if kind == "schema" else ""),
                 stacklevel=3,
             )

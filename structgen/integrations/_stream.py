@@ -17,6 +17,8 @@ def stream(
     *,
     regex: str | None = None,
     schema: Any = None,
+    grammar: str | Sequence[str] | None = None,
+    gbnf: str | Sequence[str] | None = None,
     constraint: Any = None,
     schema_options: dict | None = None,
     max_new_tokens: int = 256,
@@ -40,7 +42,7 @@ def stream(
 
     vocab = model_vocabulary(model, tokenizer)
     kind, constraints = select_constraints(
-        {"regex": regex, "schema": schema, "constraint": constraint}, 1, vocab,
+        {"regex": regex, "schema": schema, "grammar": grammar, "gbnf": gbnf, "constraint": constraint}, 1, vocab,
         {"schema_options": schema_options or {}},
     )
     stops = [stop_strings] if isinstance(stop_strings, str) else list(stop_strings or [])

@@ -111,3 +111,58 @@ def test_gbnf_grammar_outputs_parse_with_lark_earley(model_and_vocab, name):
             reference.parse(text)
             if name == "json":
                 json.loads(text)
+
+
+SHIPPED_PROMPTS = {
+    "json": "Give a JSON object with a cat's name and age, nothing more.",
+    "arithmetic": "Give one short arithmetic expression, like 3 * 4.",
+    "sql": "Write an SQL query that lists the names of users older than 30.",
+    "python_expr": "Write a Python expression that sums the squares of 1 to 10.",
+    "csv": "Write a CSV table of three fruits and their colours.",
+}
+
+
+@pytest.mark.parametrize("name", list(SHIPPED_PROMPTS))
+def test_generate_with_a_shipped_grammar_matches_hf_generate(model_and_vocab, name):
+    """structgen's loop without jump-forward is token-identical to model.generate with the processor;
+    with jump-forward, identical wherever the HF path spelled its text as the tokenizer does."""
+    import warnings
+
+    model, tokenizer, vocab = model_and_vocab
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": SHIPPED_PROMPTS[name]}], tokenize=False, add_generation_prompt=True
+    )
+    kwargs = dict(grammar=name, max_new_tokens=32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # outputs cut at max_new_tokens are compared as far as they got
+        hf = structgen.generate(model, tokenizer, prompt, decoder="hf", **kwargs)
+        plain = structgen.generate(model, tokenizer, prompt, jump_forward=False, **kwargs)
+        jumped = structgen.generate(model, tokenizer, prompt, **kwargs)
+    assert plain == hf
+    hf_ids = _hf_token_ids(model, tokenizer, vocab, prompt, name)
+    assert b"".join(vocab.token_bytes[t] for t in hf_ids).decode() == hf
+    if tokenizer(hf, add_special_tokens=False)["input_ids"] == hf_ids:  # HF spelled its text canonically
+        assert jumped == hf
+    reference = lark.Lark(shipped_grammar(name))
+    for text in (hf, jumped):
+        if structgen.compile_grammar(name, vocab).matches(text):
+            reference.parse(text)
+
+
+def _hf_token_ids(model, tokenizer, vocab, prompt: str, name: str) -> list[int]:
+    enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    processor = structgen.StructuredLogitsProcessor(structgen.compile_grammar(name, vocab))
+    with torch.no_grad():
+        out = model.generate(**enc, logits_processor=LogitsProcessorList([processor]), max_new_tokens=32,
+                             do_sample=False, eos_token_id=list(vocab.eos_token_ids),
+                             pad_token_id=vocab.eos_token_ids[0])
+    return [t for t in out[0, enc["input_ids"].shape[1]:].tolist() if t not in vocab.eos_token_ids]
+
+
+def test_stream_with_a_grammar_joins_to_generate(model_and_vocab):
+    model, tokenizer, _ = model_and_vocab
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": SHIPPED_PROMPTS["arithmetic"]}], tokenize=False, add_generation_prompt=True
+    )
+    chunks = list(structgen.stream(model, tokenizer, prompt, grammar="arithmetic", max_new_tokens=32))
+    assert "".join(chunks) == structgen.generate(model, tokenizer, prompt, grammar="arithmetic", max_new_tokens=32)
