@@ -38,7 +38,7 @@ class _Predictions:
 
 
 class EarleySet:
-    __slots__ = ("_scans", "_waiting", "_predicted", "accepting", "_expected", "_next", "__weakref__")
+    __slots__ = ("_scans", "_waiting", "_predicted", "accepting", "_expected", "_next", "memo", "__weakref__")
 
     def __init__(self) -> None:
         self._scans: dict[int, list[Item]] = {}  # terminal -> kernel items waiting for it
@@ -47,6 +47,7 @@ class EarleySet:
         self.accepting = False
         self._expected: frozenset[int] | None = None
         self._next: dict[frozenset[int], EarleySet | None] = {}  # scan results, memoised
+        self.memo: dict = {}  # for the layers above: results that depend only on this parse state
 
     @property
     def expected(self) -> frozenset[int]:

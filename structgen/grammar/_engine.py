@@ -118,7 +118,22 @@ class GrammarEngine:
     # -- masks ------------------------------------------------------------------------------
 
     def mask_words(self, pos: Position, out: np.ndarray) -> None:
-        """OR into ``out`` (uint32 words) every usable token that can follow ``pos`` (EOS not included)."""
+        """OR into ``out`` (uint32 words) every usable token that can follow ``pos`` (EOS not included).
+
+        The result is memoised on the (hash-consed) chart: inside a long lexeme, or wherever the
+        parse comes back to a state it was in, the mask is one lookup.
+        """
+        chart, lexer, s = pos
+        memo_key = ("mask", lexer.id, s)
+        hit = chart.memo.get(memo_key)
+        if hit is None:
+            words = np.zeros_like(out)
+            self._fill_words(pos, words)
+            index = np.flatnonzero(words)
+            hit = chart.memo[memo_key] = (index, words[index])
+        out[hit[0]] |= hit[1]
+
+    def _fill_words(self, pos: Position, out: np.ndarray) -> None:
         chart, lexer, s = pos
         key = (lexer.id, s)
         stack = [(chart, key, lexer, self._walk(key, lexer, _ROOT, np.array([s], np.int32)))]
