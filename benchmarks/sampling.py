@@ -7,6 +7,9 @@
 1b. The same comparison on a fixed, seeded sample of small JSONSchemaBench schemas (``--json-schemas``),
    greedy and sampled, prompted through SmolLM2's chat template; every completed output is
    validated with ``jsonschema`` (format checks on).
+1c. ``--grammars``: the same comparison on the shipped grammars (json, arithmetic, sql, python_expr,
+   csv); completed outputs are parsed by lark with the grammar text (and ``json.loads`` / ``ast``).
+   This mode only rewrites its own subsection of the sampling section.
 2. SMC on the T6 toy of the research note (tiny table LM with exact probabilities): total
    variation between the weighted posterior and the exact target, and the mean normaliser
    estimate, against the number of particles; one unweighted particle is plain masking.
@@ -16,6 +19,7 @@
 Run from the repository root::
 
     .venv/bin/python benchmarks/sampling.py --out docs/benchmarks.md
+    .venv/bin/python benchmarks/sampling.py --grammars --out docs/benchmarks.md
 """
 
 from __future__ import annotations
@@ -448,6 +452,208 @@ def json_section(model, tokenizer, vocab, args: argparse.Namespace) -> list[str]
     return parts
 
 
+GRAMMAR_HEADING = "### Rejection sampling vs masking on the shipped grammars"
+GRAMMAR_CASES = [
+    ("json", "Reply with a JSON object describing a book (title, author, year)."),
+    ("arithmetic", "Reply with an arithmetic expression whose value is 42."),
+    ("sql", "Reply with an SQL query that selects the names of all users older than 30."),
+    ("python_expr", "Reply with a Python expression that computes the sum of the squares of a list xs."),
+    ("csv", "Reply with a CSV table with a header and two rows: name and age of two people."),
+]
+NOTE_GRAMMARS = (
+    "Grammars: `structgen.compile_grammar(name, vocab)` for each shipped grammar. Prompt: SmolLM2's chat "
+    "template around the request shown in the table. Each grammar runs one untimed greedy masked warm-up, "
+    "then greedy and sampled (temperature 1, seeds 0, 1, ...) generation with masking and with rejection. "
+    "*valid*: completed outputs that lark's own Earley parser accepts with the shipped grammar text "
+    "(`lark.Lark(shipped_grammar(name))`), decoded from the token ids independently of structgen; valid "
+    "outputs are also given to `json.loads` (json) and `ast.parse(..., mode='eval')` (python_expr), and any "
+    "they refuse are listed below the table; *cut off*: outputs that hit the token limit before the "
+    "grammar could end (not validated)."
+)
+
+
+class GrammarRunner:
+    """Generates under one shipped grammar with a given processor, timing it and validating the output."""
+
+    def __init__(self, model, tokenizer, vocab, name: str, request: str, max_new_tokens: int) -> None:
+        import lark
+
+        messages = [{"role": "user", "content": request}]
+        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        self.enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        self.model, self.vocab, self.name, self.max_new_tokens = model, vocab, name, max_new_tokens
+        self.constraint = structgen.compile_grammar(name, vocab)
+        self.table = token_bytes_table(tokenizer)
+        self.parser = lark.Lark(structgen.grammar.shipped_grammar(name))
+        self.host_refused: list[str] = []  # in the grammar's language (lark agrees) but refused by json / ast
+
+    def valid(self, text: str) -> bool:
+        """Does lark (with the grammar text) accept ``text``? Also records texts json / Python refuse."""
+        import ast
+
+        import lark
+
+        try:
+            self.parser.parse(text)
+        except lark.exceptions.LarkError:
+            return False
+        try:
+            if self.name == "json":
+                json.loads(text)
+            elif self.name == "python_expr":
+                ast.parse(text, mode="eval")
+        except (ValueError, SyntaxError):
+            self.host_refused.append(text)
+        return True
+
+    def __call__(self, processor, seed: int | None = None) -> tuple[Tally, list[int]]:
+        from transformers import LogitsProcessorList
+
+        if seed is None:
+            decoding = {"do_sample": False}
+        else:
+            torch.manual_seed(seed)
+            decoding = {"do_sample": True, "top_k": 0, "top_p": 1.0, "temperature": 1.0}
+        timed = Timed(processor)
+        eos = set(self.vocab.eos_token_ids)
+        start = time.perf_counter()
+        with torch.no_grad():
+            out = self.model.generate(
+                **self.enc,
+                logits_processor=LogitsProcessorList([timed]),
+                max_new_tokens=self.max_new_tokens,
+                pad_token_id=self.vocab.eos_token_ids[0],
+                eos_token_id=list(eos),
+                **decoding,
+            )
+        wall = time.perf_counter() - start
+        new = out[0, self.enc["input_ids"].shape[1] :].tolist()
+        stats = processor.stats
+        tally = Tally(1, stats.steps, stats.checks, stats.fallbacks, len(new), timed.seconds, wall)
+        if any(t in eos for t in new):
+            body = new[: min(new.index(t) for t in eos if t in new)]
+            text = b"".join(self.table[t] or b"" for t in body).decode("utf-8", "replace")
+            ok = self.valid(text)
+            tally.completed, tally.valid = 1, int(ok)
+            if not ok:
+                tally.invalid.append(f"{self.name}: {text!r}")
+        return tally, new
+
+
+def bench_grammars(model, tokenizer, vocab, samples: int, max_new_tokens: int):
+    """Rejection vs masking on each shipped grammar: table rows, per-grammar tallies, greedy agreement."""
+    rows, tallies, identical, outputs, host_refused = [], {}, 0, {}, []
+    for name, request in GRAMMAR_CASES:
+        run = GrammarRunner(model, tokenizer, vocab, name, request, max_new_tokens)
+
+        def processor(mode: str, seed: int | None, constraint=run.constraint):
+            if mode == "mask":
+                return structgen.StructuredLogitsProcessor(constraint)
+            return structgen.StructuredLogitsProcessor(
+                constraint, sampling="rejection", do_sample=seed is not None, temperature=1.0, seed=seed
+            )
+
+        run(processor("mask", None))  # warm-up, not counted
+        per_mode = {"mask": Tally(), "rejection": Tally()}
+        greedy_tokens = {}
+        for mode in ("mask", "rejection"):
+            for seed in (None, *range(samples)):
+                tally, tokens = run(processor(mode, seed), seed)
+                per_mode[mode].add(tally)
+                if seed is None:
+                    greedy_tokens[mode] = tokens
+                if seed is None and mode == "mask":
+                    outputs[name] = b"".join(run.table[t] or b"" for t in tokens if t not in vocab.eos_token_ids)
+        identical += greedy_tokens["mask"] == greedy_tokens["rejection"]
+        tallies[name] = per_mode
+        host_refused += [f"{name}: {text!r}" for text in run.host_refused]
+        for mode, tally in per_mode.items():
+            rows.append([f"{name}: {request}" if mode == "mask" else "", *tally.row("", mode, vocab.size)[1:]])
+    return rows, tallies, identical, outputs, host_refused
+
+
+def grammar_section(model, tokenizer, vocab, args: argparse.Namespace, command: str, load: str) -> list[str]:
+    rows, tallies, identical, outputs, host_refused = bench_grammars(
+        model, tokenizer, vocab, args.grammar_samples, args.grammar_max_new_tokens
+    )
+    rej, mask = Tally(), Tally()
+    for per_mode in tallies.values():
+        rej.add(per_mode["rejection"])
+        mask.add(per_mode["mask"])
+    js = tallies["json"]["rejection"]
+    json_ratio = vocab.size / (js.checks / js.steps)
+    invalid = rej.invalid + mask.invalid
+    json_ok = (
+        json_ratio >= 10
+        and not js.invalid
+        and not tallies["json"]["mask"].invalid
+        and not any(line.startswith("json:") for line in host_refused)
+    )
+    verdict = (
+        f"**Target on the json grammar (at least 10x fewer checks per token than masking, no loss of validity): "
+        f"{'met' if json_ok else 'not met'}.** "
+        f"Rejection made {js.checks / js.steps:.1f} checks per token over {js.steps:,} json steps "
+        f"({json_ratio:,.0f}x fewer than masking's {vocab.size:,}). Over all five grammars: "
+        f"{rej.checks / rej.steps:.1f} checks per token over {rej.steps:,} steps "
+        f"({vocab.size / (rej.checks / rej.steps):,.0f}x fewer), fallbacks to the full mask on "
+        f"{rej.fallbacks / rej.steps:.1%} of steps; completed outputs valid: masking {mask.valid}/{mask.completed} "
+        f"({mask.runs - mask.completed} cut off), rejection {rej.valid}/{rej.completed} "
+        f"({rej.runs - rej.completed} cut off); greedy rejection picked the same tokens as greedy masking on "
+        f"{identical}/{len(tallies)} grammars."
+    )
+    parts = [
+        f"{GRAMMAR_HEADING} (SmolLM2-135M, CPU; per grammar and mode 1 greedy + {args.grammar_samples} sampled "
+        f"generations, at most {args.grammar_max_new_tokens} new tokens)",
+        "",
+        f"Command: `{command}`. Run on {date.today().isoformat()}; load average at the start {load} (1, 5, 15 "
+        f"min). Machine: {machine_summary()}; torch threads: {args.threads}. CPU only: no GPU was used.",
+        "",
+        NOTE_GRAMMARS + " " + NOTE_REJECTION,
+        "",
+        verdict,
+        "",
+        markdown_table(
+            ["grammar: request", "mode", "checks/token", "fallbacks/token", "processor ms/token", "wall ms/token",
+             "valid/completed", "cut off"],
+            rows,
+        ),
+        "",
+        "Greedy outputs (masking): "
+        + "; ".join(f"{k}: `{v.decode('utf-8', 'replace')!r}`" for k, v in outputs.items()),
+        "",
+    ]
+    if invalid:
+        parts += ["Invalid completed outputs (a bug):", "", *[f"- `{line}`" for line in invalid], ""]
+    if host_refused:
+        parts += [
+            "Completed outputs in the grammar's language (lark parses them too) that `json.loads` / "
+            "`ast.parse` refuse, a gap between the shipped grammar and the host language, not a sampling "
+            "error:",
+            "",
+            *[f"- `{line}`" for line in host_refused],
+            "",
+        ]
+    return parts
+
+
+def replace_subsection(path: Path, section: str, subsection: str, body: str, before: str) -> None:
+    """Put ``body`` (starting with its ``### `` heading line) in place of the subsection whose heading starts
+    with ``subsection`` inside ``section``; if absent, insert it before the subsection starting with ``before``
+    (or at the end of the section). The rest of the file is kept byte for byte."""
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.rstrip("\n") == section)
+    end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
+    block = body.strip() + "\n\n"
+    old = next((j for j in range(start, end) if lines[j].startswith(subsection)), None)
+    if old is not None:
+        stop = next((j for j in range(old + 1, end) if lines[j].startswith(("### ", "## "))), end)
+        lines[old:stop] = [block]
+    else:
+        at = next((j for j in range(start, end) if lines[j].startswith(before)), end)
+        lines[at:at] = [block]
+    path.write_text("".join(lines))
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, help="markdown file whose sampling section is (re)written")
@@ -461,11 +667,27 @@ def main(argv: list[str] | None = None) -> None:
         "--threads", type=int, default=1, help="torch threads (2 on a shared 2-core machine ran ~15x slower)"
     )
     p.add_argument("--skip-model", action="store_true", help="only the toy-model parts")
+    p.add_argument(
+        "--grammars",
+        action="store_true",
+        help="only the shipped-grammar comparison: (re)write its subsection, keeping the rest of the section",
+    )
+    p.add_argument("--grammar-samples", type=int, default=2, help="sampled generations per grammar and mode")
+    p.add_argument("--grammar-max-new-tokens", type=int, default=64)
     args = p.parse_args(argv)
     command = ".venv/bin/python benchmarks/sampling.py " + " ".join(
         shlex.quote(a) for a in (argv or sys.argv[1:])
     )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    if args.grammars:
+        model, tokenizer = structgen.load_default_model()
+        torch.set_num_threads(args.threads)
+        body = "\n".join(grammar_section(model, tokenizer, model_vocabulary(model, tokenizer), args,
+                                         command.strip(), load))
+        print(body)
+        if args.out:
+            replace_subsection(args.out, HEADING, GRAMMAR_HEADING, body, "### SMC on the T6 toy")
+        return
     parts = [
         f"Command: `{command.strip()}`. Run on {date.today().isoformat()}; load average at the start "
         f"{load} (1, 5, 15 min). Machine: {machine_summary()}; torch threads: {args.threads}.",

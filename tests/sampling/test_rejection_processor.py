@@ -7,7 +7,7 @@ import re
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessorList
+from transformers import LogitsProcessorList
 
 import structgen
 from structgen import StructuredLogitsProcessor, compile_regex
@@ -75,17 +75,6 @@ def test_rejection_needs_do_sample_and_valid_parameters():
     with pytest.raises(SamplingError, match="temperature"):
         StructuredLogitsProcessor(c, sampling="rejection", do_sample=True, temperature=0)
     assert issubclass(SamplingError, structgen.StructgenError)
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(smollm2_tokenizer):
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(smollm2_tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=2, eos_token_id=smollm2_tokenizer.eos_token_id,
-        bos_token_id=None, pad_token_id=smollm2_tokenizer.eos_token_id,
-    )
-    return LlamaForCausalLM(config).eval()
 
 
 PATTERNS = [

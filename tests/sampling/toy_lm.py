@@ -111,3 +111,26 @@ GSK_REGEX = "00000|1[01]{4}"
 def gsk_probs(prefix: tuple[int, ...]) -> list[float]:
     """P(0) = P(1) = 1/2 for five tokens, then EOS."""
     return [0.0, 0.0, 0.5, 0.5] if len(prefix) < 5 else [0.0, 1.0, 0.0, 0.0]
+
+
+# Context-free toys: a^n b^n (Lark) and non-empty balanced parentheses (GBNF). Ids 0 BOS, 1 EOS, then
+# an opening token, a closing token and one two-byte token that spans both ("ab" / "()"), so tokens
+# and grammar symbols do not line up one to one.
+ANBN_TOKENS = [b"", b"", b"a", b"b", b"ab"]
+ANBN_LARK = 'start: "a" start? "b"\n'
+DYCK_TOKENS = [b"", b"", b"(", b")", b"()"]
+DYCK_GBNF = 'root ::= ("(" root? ")")+\n'
+
+
+def cf_probs(prefix: tuple[int, ...]) -> list[float]:
+    """A positive LM over (EOS, open, close, open-close) that favours opening and ends more often later.
+
+    Seeded per prefix, so the table does not depend on the order in which prefixes are asked for.
+    """
+    import random
+
+    rng = random.Random(repr(prefix))
+    w = [(0.05 + 0.3 * len(prefix)) * rng.uniform(0.5, 1.5), rng.uniform(0.8, 1.6), rng.uniform(0.2, 0.8),
+         rng.uniform(0.1, 0.5)]
+    total = sum(w)
+    return [0.0] + [x / total for x in w]
