@@ -71,12 +71,13 @@ EXIT = -2  # a region table's mark for a transition that leaves the region
 
 @numba.njit(cache=True, nogil=True)
 def _region_of(transitions, start, fence, max_states, scratch):  # pragma: no cover - compiled
-    """The region of ``start``: its strongly connected component when edges on byte ``fence`` are cut.
+    """The region of ``start``: the states it reaches without crossing an edge on byte ``fence``.
 
-    For JSON text with ``fence`` the quote, that is the inside of one string body (escapes and
-    UTF-8 continuations included). Returns the region's table in canonical breadth-first order
-    from ``start`` (targets inside renumbered, targets outside ``EXIT``, dead ``-1``) and the real
-    state of each canonical one; empty when the region is trivial or exceeds ``max_states``.
+    For JSON text with ``fence`` the quote, from inside a string that is the rest of its body
+    (escapes, UTF-8 continuations and a leading required character included). Returns the
+    region's table in canonical breadth-first order from ``start`` (targets inside renumbered,
+    targets outside ``EXIT``, dead ``-1``) and the real state of each canonical one; empty when
+    the region is trivial or exceeds ``max_states``.
     ``scratch`` (one int32 per state, all -1) is used and restored.
     """
     empty_t = np.empty((0, 256), np.int32)
@@ -106,43 +107,10 @@ def _region_of(transitions, start, fence, max_states, scratch):  # pragma: no co
         for i in range(n):
             scratch[order[i]] = -1
         return empty_t, empty_r
-    # backward closure to start within that set
-    cnt = np.zeros(n + 1, np.int64)
-    for i in range(n):
-        for b in range(256):
-            if b == fence:
-                continue
-            t = transitions[order[i], b]
-            if t >= 0 and scratch[t] >= 0:
-                cnt[scratch[t] + 1] += 1
-    ptr = np.cumsum(cnt)
-    pos = ptr[:-1].copy()
-    rev = np.empty(ptr[-1], np.int32)
-    for i in range(n):
-        for b in range(256):
-            if b == fence:
-                continue
-            t = transitions[order[i], b]
-            if t >= 0 and scratch[t] >= 0:
-                j = scratch[t]
-                rev[pos[j]] = i
-                pos[j] += 1
-    inside = np.zeros(n, np.bool_)
-    stack = np.empty(n, np.int32)
-    inside[0] = True
-    stack[0] = 0
-    top = 1
-    size = 1
-    while top:
-        top -= 1
-        j = stack[top]
-        for q in range(ptr[j], ptr[j + 1]):
-            i = rev[q]
-            if not inside[i]:
-                inside[i] = True
-                size += 1
-                stack[top] = i
-                top += 1
+    # every state of that closure is inside: a walk leaves the region only through the fence
+    # (or by dying), so the shape is the same wherever the string sits in a schema
+    inside = np.ones(n, np.bool_)
+    size = n
     trivial = False
     if size == 1:
         trivial = True

@@ -48,13 +48,13 @@ def _good_states(dfa: ByteDFA, vocab: Vocabulary) -> np.ndarray:
 
 
 # Region masks. A permissive state (a string body: ~all tokens allowed) costs a full trie walk.
-# Its mask splits into the tokens that stay inside its region (the string body: the state's
-# component when quote edges are cut) and those that leave it. The first part depends only on
+# Its mask splits into the tokens that stay inside its region (the rest of the string body: the
+# states it reaches without crossing a quote) and those that leave it. The first part depends only on
 # the region's shape, which is the same in every schema: it is walked once per vocabulary and
 # kept, with the trie nodes where walks leave the region (the frontier). A state then costs a
 # copy of that part plus walks of the frontier subtrees from its own exits.
 _FENCE = 0x22  # the quote: JSON strings are left only through it
-_MIN_LOOP_BYTES = 16  # bytes that loop on a state before its mask goes through its region
+_MIN_LIVE_BYTES = 64  # live bytes of a state before its mask goes through its region (a permissive state)
 _MAX_REGION = 256  # states; a larger region is walked directly
 _MAX_REGIONS = 256
 _REGIONS: OrderedDict[str, tuple[np.ndarray, int, np.ndarray, np.ndarray]] = OrderedDict()
@@ -208,7 +208,7 @@ class TokenIndex:
     def _compute(self, state: int) -> int:
         trie = self.vocab.trie
         words = None
-        if np.count_nonzero(self.dfa.transitions[state] == state) >= _MIN_LOOP_BYTES:
+        if np.count_nonzero(self.dfa.transitions[state] >= 0) >= _MIN_LIVE_BYTES:
             words, count = self._region_mask(state)
             last = -1
             if count == 1:
