@@ -31,6 +31,7 @@ class Grammar:
     rules: list[tuple[int, tuple[int, ...]]]  # (lhs nonterminal index, rhs symbols)
     start: int  # nonterminal index
     ignore: frozenset[int] = frozenset()
+    shadow: frozenset[int] = frozenset()  # always in the longest match, candidates only where allowed
     # filled by prepare():
     rules_of: list[list[int]] = field(default_factory=list)
     nullable: frozenset[int] = frozenset()  # nonterminal symbols (negative ints)

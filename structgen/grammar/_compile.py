@@ -94,6 +94,7 @@ def compile_grammar(
     *,
     start: str = "start",
     import_paths: Sequence[str] = (),
+    identifier_terminals: Sequence[str] = (),
     time_limit: float = 10.0,
 ) -> GrammarConstraint:
     """Compile a Lark grammar (or the name of a shipped one, e.g. ``"json"``) against ``vocab``.
@@ -103,6 +104,11 @@ def compile_grammar(
     Raises ``GrammarError`` for malformed grammars (with the line and column), an undefined rule
     or start rule; ``UnsupportedFeatureError`` for lookarounds in terminals and ``%declare``-d
     (post-lexer) terminals; ``UnsatisfiableConstraintError`` for an empty language.
+
+    ``identifier_terminals`` (or a ``// structgen: identifier_terminals NAME`` line in the grammar)
+    names terminals that always take part in the longest match, as in a conventional lexer: where
+    only the keyword ``in`` may follow, ``increases`` is then one refused word, not ``in`` +
+    ``creases``. The language shrinks to what a language's own tokenizer reads the same way.
     """
     _check_vocab(vocab)
     from structgen.grammar._lark import grammar_from_lark
@@ -113,8 +119,8 @@ def compile_grammar(
     else:
         text, source = grammar, "grammar"
     return _build(
-        lambda: grammar_from_lark(text, start, source, import_paths),
-        ("lark", text, start, tuple(import_paths)),
+        lambda: grammar_from_lark(text, start, source, import_paths, identifier_terminals),
+        ("lark", text, start, tuple(import_paths), tuple(identifier_terminals)),
         vocab,
         source,
         time_limit,

@@ -17,10 +17,11 @@ from collections import OrderedDict
 
 import numpy as np
 
+from structgen.automata import DEAD
 from structgen.grammar._cfg import Grammar
 from structgen.grammar._earley import EarleyParser, EarleySet
 from structgen.grammar._kernels import _walk_lexeme
-from structgen.grammar._lexer import LexerUnion
+from structgen.grammar._lexer import BLOCKED, LexerUnion
 from structgen.vocab import Vocabulary
 
 Position = tuple  # (EarleySet, LexerUnion, lexer state)
@@ -44,6 +45,7 @@ class GrammarEngine:
         self.vocab = vocab
         self.parser = EarleyParser(grammar)
         self.ignore = grammar.ignore
+        self.shadow = grammar.shadow
         self._unions: dict[frozenset[int], LexerUnion] = {}
         self._walks: OrderedDict[tuple, _Walk] = OrderedDict()
         self._lock = threading.Lock()
@@ -61,7 +63,9 @@ class GrammarEngine:
         allowed = chart.expected | self.ignore
         lexer = self._unions.get(allowed)
         if lexer is None:
-            lexer = self._unions[allowed] = LexerUnion(self.grammar.terminals, allowed, _MAX_LEXER_STATES)
+            lexer = self._unions[allowed] = LexerUnion(
+                self.grammar.terminals, allowed, _MAX_LEXER_STATES, self.shadow
+            )
         return lexer
 
     def end_lexeme(self, chart: EarleySet, candidates: frozenset[int]) -> EarleySet | None:
@@ -82,7 +86,7 @@ class GrammarEngine:
             if t >= 0:
                 s = t
                 continue
-            if not lexer.accepting[s]:
+            if t == BLOCKED or not lexer.accepting[s]:
                 return None
             chart = self.end_lexeme(chart, lexer.accepts[s])
             if chart is None:
@@ -112,7 +116,7 @@ class GrammarEngine:
             end = self.end_lexeme(chart, lexer.accepts[s])
             if end is not None:
                 after = self.lexer_for(end).transitions[0]
-                out.update(np.flatnonzero((after >= 0) & (row < 0)).tolist())
+                out.update(np.flatnonzero((after >= 0) & (row == DEAD)).tolist())
         return out
 
     # -- masks ------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ def _walk_lexeme(
     """Walk the subtrees at ``roots``, each entered from lexer state ``pre_states[r]``.
 
     Tokens whose bytes all keep the lexer alive get their bit in ``out_words``. Where a byte
-    kills the lexer right after an accepting state, the lexeme ends there: the node is recorded
+    kills the lexer (``-1``, not ``-2``: blocked) right after an accepting state, the lexeme ends
+    there: the node is recorded
     as an event ``(ev_node, ev_state)`` for the parser to continue from. Returns the event count.
     """
     states = np.empty(max_depth + 1, np.int32)
@@ -36,7 +37,7 @@ def _walk_lexeme(
             p = states[d - 1]
             s = transitions[p, node_byte[i]]
             if s < 0:
-                if accepting[p]:
+                if s == -1 and accepting[p]:  # -2: only a shadow terminal goes on, nothing to end
                     ev_node[n_ev] = i
                     ev_state[n_ev] = p
                     n_ev += 1

@@ -17,6 +17,7 @@ from structgen.grammar._cfg import Grammar, Terminal, nonterminal
 from structgen.grammar._terminals import terminal_dfa
 
 _AT = re.compile(r"at line (\d+),? column (\d+)")
+_PRAGMA = re.compile(r"^\s*//\s*structgen:\s*identifier_terminals\s+(.*)$", re.M)
 
 
 def _where(text: str, name: str) -> str:
@@ -26,7 +27,14 @@ def _where(text: str, name: str) -> str:
     return "an anonymous literal" if name.startswith("__ANON") or name.isupper() else "imported"
 
 
-def grammar_from_lark(text: str, start: str, source: str, import_paths: Sequence[str] = ()) -> Grammar:
+def identifier_terminals_of(text: str) -> list[str]:
+    """Names given by ``// structgen: identifier_terminals NAME ...`` lines of a grammar."""
+    return [name for m in _PRAGMA.finditer(text) for name in m.group(1).split()]
+
+
+def grammar_from_lark(
+    text: str, start: str, source: str, import_paths: Sequence[str] = (), identifier_terminals: Sequence[str] = ()
+) -> Grammar:
     from lark.exceptions import GrammarError as LarkGrammarError
     from lark.exceptions import LarkError
     from lark.load_grammar import load_grammar
@@ -82,4 +90,9 @@ def grammar_from_lark(text: str, start: str, source: str, import_paths: Sequence
                 rhs.append(nonterminal(nt(sym.name)))
         out_rules.append((nt(rule.origin.name), tuple(rhs)))
     ignored = frozenset(term_index[name] for name in ignore if name in term_index)
-    return Grammar(terminals, names, out_rules, start=nt_index[start], ignore=ignored)
+    shadow = set()
+    for name in [*identifier_terminals, *identifier_terminals_of(text)]:
+        if name not in term_index:
+            raise GrammarError(f"{source}: identifier terminal {name!r} is not a terminal of the grammar")
+        shadow.add(term_index[name])
+    return Grammar(terminals, names, out_rules, start=nt_index[start], ignore=ignored, shadow=frozenset(shadow))

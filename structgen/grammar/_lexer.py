@@ -4,6 +4,11 @@ A ``LexerUnion`` runs the DFAs of a set of terminals side by side (their product
 tells which terminals are still alive and which accept. The lexer is greedy: a lexeme goes on
 while any allowed terminal can extend it and ends at the first byte none can take (maximal munch,
 as lark's lexers do); the accepting terminals of its last state are the lexeme's candidates.
+
+*Shadow* terminals (a grammar's identifier terminal, say) always take part in the longest match
+but are never candidates: a lexeme that only a shadow can go on with is refused (``BLOCKED``).
+This is how a conventional lexer reads ``increases`` as one word even where only the keyword ``in``
+may come next, instead of ``in`` + ``creases``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from structgen.automata import DEAD
 from structgen.grammar._cfg import Terminal
 
 _ids = count()
+BLOCKED = -2  # a transition into a state only shadow terminals are alive in: the lexeme can never be taken
 
 
 class LexerUnion:
@@ -24,10 +30,17 @@ class LexerUnion:
 
     __slots__ = ("id", "terminal_ids", "transitions", "accepting", "accepts")
 
-    def __init__(self, terminals: list[Terminal], terminal_ids: frozenset[int], max_states: int) -> None:
+    def __init__(
+        self,
+        terminals: list[Terminal],
+        terminal_ids: frozenset[int],
+        max_states: int,
+        shadow: frozenset[int] = frozenset(),
+    ) -> None:
         self.id = next(_ids)
         self.terminal_ids = terminal_ids
-        ids = sorted(terminal_ids)
+        ids = sorted(terminal_ids | shadow)
+        real = np.array([t not in shadow or t in terminal_ids for t in ids], dtype=np.bool_)
         dfas = [terminals[t].dfa for t in ids]
         k = len(ids)
         tables = [d.transitions for d in dfas]
@@ -43,11 +56,16 @@ class LexerUnion:
             for j in range(k):
                 q = comps[j]
                 block[j] = tables[j][q] if q >= 0 else DEAD
-            accepts.append(frozenset(ids[j] for j in range(k) if comps[j] >= 0 and dfas[j].accepting[comps[j]]))
+            accepts.append(
+                frozenset(ids[j] for j in range(k) if real[j] and comps[j] >= 0 and dfas[j].accepting[comps[j]])
+            )
             row = np.full(256, DEAD, np.int32)
             columns = np.ascontiguousarray(block.T)
             for b in np.flatnonzero((block >= 0).any(axis=0)).tolist():
                 col = columns[b]
+                if not (col[real] >= 0).any():
+                    row[b] = BLOCKED
+                    continue
                 key = col.tobytes()
                 target = index.get(key)
                 if target is None:

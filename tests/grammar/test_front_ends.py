@@ -146,3 +146,15 @@ def test_gbnf_bad_escape_and_missing_root():
         compile_gbnf('root ::= "\\xZ1"', VOCAB)
     with pytest.raises(GrammarError, match=r"start rule 'root' is not defined"):
         compile_gbnf('item ::= "a"', VOCAB)
+
+
+def test_identifier_terminals_take_part_in_every_longest_match():
+    grammar = 'start: NAME ("in" NAME)?\nNAME: /(?!(?:in)\\b)[a-z]+/\n%ignore " "'
+    vocab = small_vocab("abin ", 1)
+    plain = compile_grammar(grammar, vocab)
+    assert plain.matches("a inb")  # lark's contextual reading: `a` `in` `b`
+    for strict in (compile_grammar(grammar, vocab, identifier_terminals=["NAME"]),
+                   compile_grammar("// structgen: identifier_terminals NAME\n" + grammar, vocab)):
+        assert not strict.matches("a inb") and strict.matches("a in b") and strict.matches("a")
+    with pytest.raises(GrammarError, match=r"identifier terminal 'WORD' is not a terminal"):
+        compile_grammar(grammar, vocab, identifier_terminals=["WORD"])

@@ -107,3 +107,49 @@ def test_csv_grammar_accepts_what_the_csv_module_writes(smollm2_vocab, rows):
     csv.writer(out, lineterminator="\n").writerows(rows)
     assert c.matches(out.getvalue()), out.getvalue()
     assert list(csv.reader(io.StringIO(out.getvalue()))) == rows
+
+
+def _random_complete_outputs(constraint, vocab, seed: int, n: int, max_tokens: int = 30) -> list[str]:
+    """Complete strings reached by walking random allowed tokens (short ones often, so they close)."""
+    import random
+
+    from structgen import allocate_bitmask
+    from structgen._bitmask import allowed_tokens
+
+    rng = random.Random(seed)
+    eos = vocab.eos_token_ids[0]
+    out = []
+    row = allocate_bitmask(1, vocab.size)[0]
+    for _ in range(n):
+        m = constraint.matcher()
+        text = b""
+        for _ in range(max_tokens):
+            m.fill_mask(row)
+            allowed = allowed_tokens(row, vocab.size).tolist()
+            if eos in allowed and (rng.random() < 0.2 or len(allowed) == 1):
+                out.append(text.decode())
+                break
+            pool = [t for t in allowed if t != eos]
+            if rng.random() < 0.5:
+                pool = sorted(rng.sample(pool, min(20, len(pool))), key=lambda t: len(vocab.token_bytes[t]))[:3]
+            token = rng.choice(pool)
+            assert m.advance(token)
+            text += vocab.token_bytes[token]
+    return out
+
+
+def test_python_expr_random_outputs_are_python_expressions(smollm2_vocab):
+    c = compile_grammar("python_expr", smollm2_vocab)
+    outputs = _random_complete_outputs(c, smollm2_vocab, seed=1, n=25)
+    assert len(outputs) >= 5
+    for text in outputs:
+        ast.parse(text.lstrip(" "), mode="eval")  # eval() takes leading spaces, ast.parse does not
+
+
+def test_keywords_are_not_split_off_words(smollm2_vocab):
+    python = compile_grammar("python_expr", smollm2_vocab)
+    assert not python.matches("which increases % i")  # lark reads `which in creases % i`; Python does not
+    assert python.matches("x in y") and python.matches("x in(y)") and python.matches("1if x else y")
+    sql = compile_grammar("sql", smollm2_vocab)
+    assert not sql.matches("SELECT a FROM t WHERE x = 1 ANDy = 2")
+    assert sql.matches("SELECT a FROM t WHERE x = 1 AND y = 2")
