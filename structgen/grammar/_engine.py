@@ -27,7 +27,7 @@ from structgen.vocab import Vocabulary
 Position = tuple  # (EarleySet, LexerUnion, lexer state)
 _ROOT = np.zeros(1, np.int32)
 _MAX_WALKS = 32768
-_MAX_LEXER_STATES = 200_000
+_MAX_LEXER_STATES = 50_000  # ~1 KiB per state
 
 
 class _Walk:
