@@ -10,7 +10,47 @@ _FINISHED = -2  # pseudo-state after EOS
 _MAX_FORCED = 4096
 
 
-class Matcher:
+class TokenHistory:
+    """The part of the Matcher contract every constraint kind shares: a list of states, one per token.
+
+    Subclasses keep ``_history`` (the start state first) and define ``_next(token)``: the state
+    after ``token``, or None when the constraint refuses it.
+    """
+
+    __slots__ = ()
+
+    def check(self, token: int) -> bool:
+        """Would ``advance(token)`` succeed?"""
+        return self._next(token) is not None
+
+    def advance(self, token: int) -> bool:
+        """Consume ``token``; False (state unchanged) if the constraint does not allow it."""
+        nxt = self._next(token)
+        if nxt is None:
+            return False
+        self._history.append(nxt)
+        return True
+
+    def advance_many(self, tokens) -> int:
+        """Consume tokens in order; returns how many were accepted before the first refusal."""
+        for n, token in enumerate(tokens):
+            if not self.advance(int(token)):
+                return n
+        return len(tokens)
+
+    def rollback(self, n: int = 1) -> None:
+        """Undo the last ``n`` accepted tokens."""
+        if not 0 <= n < len(self._history):
+            raise ValueError(f"Expected 0 <= n <= {len(self._history) - 1} tokens to roll back, but got {n}")
+        if n:
+            del self._history[-n:]
+
+    def reset(self) -> None:
+        """Back to the start state."""
+        del self._history[1:]
+
+
+class Matcher(TokenHistory):
     """Tracks one sequence through a compiled constraint.
 
     The decode-time contract: ``fill_mask`` writes the allowed tokens, ``check`` tests one token,
@@ -46,35 +86,6 @@ class Matcher:
     def fill_eos_mask(self, row: np.ndarray) -> None:
         """Write a row that allows only the EOS ids (for a sequence that must stop now)."""
         row[:] = self._eos_words
-
-    def check(self, token: int) -> bool:
-        """Would ``advance(token)`` succeed?"""
-        return self._next(token) is not None
-
-    def advance(self, token: int) -> bool:
-        """Consume ``token``; False (state unchanged) if the constraint does not allow it."""
-        nxt = self._next(token)
-        if nxt is None:
-            return False
-        self._history.append(nxt)
-        return True
-
-    def advance_many(self, tokens) -> int:
-        """Consume tokens in order; returns how many were accepted before the first refusal."""
-        for n, token in enumerate(tokens):
-            if not self.advance(int(token)):
-                return n
-        return len(tokens)
-
-    def rollback(self, n: int = 1) -> None:
-        """Undo the last ``n`` accepted tokens."""
-        if not 0 <= n < len(self._history):
-            raise ValueError(f"Expected 0 <= n <= {len(self._history) - 1} tokens to roll back, but got {n}")
-        if n:
-            del self._history[-n:]
-
-    def reset(self) -> None:
-        del self._history[1:]
 
     def is_accepting(self) -> bool:
         """Is the text so far a complete string of the language (EOS allowed now)?"""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from structgen._matcher import TokenHistory
 from structgen.grammar._engine import GrammarEngine, Position
 
-_FINISHED = None  # history entry after EOS
+_FINISHED = object()  # history entry after EOS (``_next`` returns None for a refused token)
 _MAX_FORCED = 4096
 
 
-class GrammarMatcher:
+class GrammarMatcher(TokenHistory):
     """Tracks one sequence through a compiled grammar (same methods as ``structgen.Matcher``)."""
 
     __slots__ = ("_engine", "_history", "_eos", "_token_bytes", "_usable")
@@ -21,7 +22,7 @@ class GrammarMatcher:
         self._eos = frozenset(vocab.eos_token_ids)
         self._token_bytes = vocab.token_bytes
         self._usable = vocab.usable
-        self._history: list[Position | None] = [engine.initial]
+        self._history: list = [engine.initial]  # positions, then _FINISHED after EOS
 
     def fill_mask(self, row: np.ndarray) -> None:
         """Write this sequence's allowed tokens into one int32 bitmask row (every bit is set or cleared)."""
@@ -42,35 +43,6 @@ class GrammarMatcher:
         for t in self._eos:
             words[t >> 5] |= np.uint32(1 << (t & 31))
         row[:] = words.view(np.int32)
-
-    def check(self, token: int) -> bool:
-        """Would ``advance(token)`` succeed?"""
-        return self._next(token) != ()
-
-    def advance(self, token: int) -> bool:
-        """Consume ``token``; False (state unchanged) if the grammar does not allow it."""
-        nxt = self._next(token)
-        if nxt == ():
-            return False
-        self._history.append(nxt)
-        return True
-
-    def advance_many(self, tokens) -> int:
-        """Consume tokens in order; returns how many were accepted before the first refusal."""
-        for n, token in enumerate(tokens):
-            if not self.advance(int(token)):
-                return n
-        return len(tokens)
-
-    def rollback(self, n: int = 1) -> None:
-        """Undo the last ``n`` accepted tokens."""
-        if not 0 <= n < len(self._history):
-            raise ValueError(f"Expected 0 <= n <= {len(self._history) - 1} tokens to roll back, but got {n}")
-        if n:
-            del self._history[-n:]
-
-    def reset(self) -> None:
-        del self._history[1:]
 
     def is_accepting(self) -> bool:
         """Is the text so far a complete string of the language (EOS allowed now)?"""
@@ -154,11 +126,10 @@ class GrammarMatcher:
         return twin
 
     def _next(self, token: int):
-        """The position after ``token``; ``()`` when refused (None is the finished state)."""
+        """The position after ``token``, ``_FINISHED`` after EOS, None when refused."""
         pos = self._history[-1]
         if token in self._eos:
-            return _FINISHED if pos is _FINISHED or self._engine.is_accepting(pos) else ()
+            return _FINISHED if pos is _FINISHED or self._engine.is_accepting(pos) else None
         if pos is _FINISHED or not 0 <= token < len(self._token_bytes) or not self._usable[token]:
-            return ()
-        nxt = self._engine.step_bytes(pos, self._token_bytes[token])
-        return () if nxt is None else nxt
+            return None
+        return self._engine.step_bytes(pos, self._token_bytes[token])
