@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
 
@@ -14,8 +15,9 @@ from structgen.grammar._engine import GrammarEngine
 from structgen.grammar._matcher import GrammarMatcher
 from structgen.vocab import Vocabulary
 
-_ENGINES: dict[tuple, GrammarEngine] = {}
+_ENGINES: OrderedDict[tuple, GrammarEngine] = OrderedDict()  # compiled grammars, least recently used first
 _ENGINES_LOCK = threading.Lock()
+_MAX_ENGINES = 16
 
 
 class GrammarConstraint(Constraint):
@@ -76,6 +78,8 @@ def _build(grammar_fn, key: tuple, vocab: Vocabulary, source: str, time_limit: f
     cache_key = (*key, vocab.fingerprint)
     with _ENGINES_LOCK:
         engine = _ENGINES.get(cache_key)
+        if engine is not None:
+            _ENGINES.move_to_end(cache_key)
     if engine is None:
         started = time.perf_counter()
         grammar = prepare(grammar_fn(), source)
@@ -85,6 +89,8 @@ def _build(grammar_fn, key: tuple, vocab: Vocabulary, source: str, time_limit: f
             raise CompileTimeoutError(f"{source}: compiling took {elapsed:.1f} s, over time_limit={time_limit} s")
         with _ENGINES_LOCK:
             _ENGINES[cache_key] = engine
+            while len(_ENGINES) > _MAX_ENGINES:
+                _ENGINES.popitem(last=False)
     return GrammarConstraint(engine, source)
 
 
