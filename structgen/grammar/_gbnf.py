@@ -140,7 +140,7 @@ class _Parser:
                 item = []
                 while self.peek() != '"':
                     ch = self.char('"')
-                    item.append(self.char_terminal(re.escape(ch), repr(ch)))
+                    item.append(self.char_terminal(_literal_char(ch), repr(ch)))
                 self.pos += 1
             elif c == "[":
                 item = [self.char_class()]
@@ -223,6 +223,11 @@ class _Parser:
             self.rules.append((opt, (*item, *([] if tail is None else [nonterminal(tail)]))))
             tail = opt
         return out if tail is None else [*out, nonterminal(tail)]
+
+
+def _literal_char(ch: str) -> str:
+    """A regex for one character, printable: control characters as escapes, not raw bytes."""
+    return re.escape(ch) if ch.isprintable() else _class_char(ch)
 
 
 def _class_char(ch: str) -> str:

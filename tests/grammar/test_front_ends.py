@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lark
 import pytest
 
 from structgen import (
@@ -15,7 +16,7 @@ from structgen import (
     compile_grammar,
 )
 from tests.conftest import SHARED_DATA
-from tests.grammar.oracle import small_vocab
+from tests.grammar.oracle import ir_to_lark, small_vocab
 
 VOCAB = small_vocab("ab1+(){}[],:\" \n", 1)
 LLAMA = SHARED_DATA / "grammars" / "llama.cpp" / "grammars"
@@ -119,10 +120,14 @@ def test_every_llama_cpp_grammar_compiles(smollm2_vocab, path: Path):
 )
 def test_llama_cpp_grammars_recognize_their_language(smollm2_vocab, name, inside, outside):
     c = compile_gbnf((LLAMA / f"{name}.gbnf").read_text(), smollm2_vocab)
+    reference = lark.Lark(ir_to_lark(c.grammar))  # lark's Earley parser over the same rules
     for text in inside:
         assert c.matches(text), text
+        reference.parse(text)
     for text in outside:
         assert not c.matches(text), text
+        with pytest.raises(lark.exceptions.LarkError):
+            reference.parse(text)
 
 
 def test_gbnf_repetition_counts():
