@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import numpy as np
-
 from structgen._errors import GrammarError, UnsupportedFeatureError
 from structgen.automata import DEAD, ByteDFA, regex_to_dfa
 from structgen.automata._dfa import trim_and_minimise
+from structgen.automata._regular import difference_dfas
 
 try:  # Python 3.11+
     from re import _constants as sre_constants
@@ -38,28 +37,6 @@ _ESCAPED_IDIOMS_DOTALL = {
 
 
 _KEYWORD_EXCLUSION = re.compile(r"^\(\?!\(\?:([A-Za-z_][A-Za-z0-9_|]*)\)\\b\)(.*)$", re.S)
-
-
-def _difference(a: ByteDFA, b: ByteDFA) -> ByteDFA:
-    """The DFA of L(a) minus L(b) (product construction; b's dead state is a sink)."""
-    index = {(a.start, b.start): 0}
-    pairs = [(a.start, b.start)]
-    rows, accepting = [], []
-    i = 0
-    while i < len(pairs):
-        p, q = pairs[i]
-        accepting.append(bool(a.accepting[p]) and not (q >= 0 and bool(b.accepting[q])))
-        row = np.full(256, DEAD, np.int32)
-        for byte in np.flatnonzero(a.transitions[p] >= 0).tolist():
-            key = (int(a.transitions[p, byte]), int(b.transitions[q, byte]) if q >= 0 else DEAD)
-            target = index.get(key)
-            if target is None:
-                target = index[key] = len(pairs)
-                pairs.append(key)
-            row[byte] = target
-        rows.append(row)
-        i += 1
-    return trim_and_minimise(np.stack(rows), np.array(accepting), 0)
 
 
 def _rewrite_idioms(regex: str) -> str:
@@ -110,7 +87,7 @@ def terminal_dfa(regex: str, name: str, where: str) -> ByteDFA:
             if folded:
                 rest, words = f"(?i:{rest})", f"(?i:{words})"
             rewritten = rest
-            dfa = _difference(regex_to_dfa(rest), regex_to_dfa(words))
+            dfa = difference_dfas(regex_to_dfa(rest), regex_to_dfa(words))
         else:
             dfa = regex_to_dfa(rewritten)
     except UnsupportedFeatureError as exc:
