@@ -7,13 +7,15 @@ section writer.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import queue
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -183,6 +185,74 @@ class Worker:
         self._stderr.close()
 
 
+def emit(event: dict[str, Any]) -> None:
+    """A worker's event, one JSON line on stdout (the parent reads them with ``Worker.next_line``)."""
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def run_case_workers(
+    script: Path,
+    engine: str,
+    names: list[str],
+    args: Any,
+    cases_file: Path,
+    work: Path,
+    one_line: Callable[[dict[str, Any]], str],
+    label_widths: tuple[int, int] = (13, 16),
+) -> dict[str, Any]:
+    """Run ``script --worker engine`` over the cases ``names``, restarting past a case that hits a limit.
+
+    The worker prints ``setup`` / ``start`` / ``result`` / ``done`` events (``emit``); a case past
+    ``args.timeout`` or ``args.mem_limit_gb`` is recorded with that status and the rest go on in a new
+    worker. A worker that fails before any case starts fails every remaining case.
+    """
+    out: dict[str, Any] = {"setup": None, "cases": {}}
+    remaining = list(names)
+    env = {**os.environ, "STRUCTGEN_CACHE_DIR": str(work / "structgen-cache"), "HF_HUB_OFFLINE": "1"}
+    we, wc = label_widths
+    while remaining:
+        cmd = [
+            sys.executable, str(Path(script).resolve()), "--worker", engine,
+            "--cases-file", str(cases_file), "--worker-cases", ",".join(remaining),
+            "--masks-dir", str(work / "masks"), "--compile-repeats", str(args.compile_repeats),
+        ]  # fmt: skip
+        worker = Worker(
+            cmd, env=env, stderr_path=work / f"{engine}.stderr", mem_limit_bytes=int(args.mem_limit_gb * 2**30)
+        )
+        current: str | None = None
+        try:
+            while True:
+                line = worker.next_line(args.timeout if current else args.setup_timeout)
+                if not line.startswith("{"):  # something a library printed: not ours
+                    continue
+                event = json.loads(line)
+                kind = event.pop("event")
+                if kind == "setup" and out["setup"] is None:
+                    out["setup"] = event
+                elif kind == "start":
+                    current = event["case"]
+                elif kind == "result":
+                    out["cases"][event.pop("case")] = event
+                    remaining.remove(current)
+                    print(f"  {engine:{we}s} {current:{wc}s} {one_line(out['cases'][current])}", flush=True)
+                    current = None
+                elif kind == "done":
+                    break
+        except WorkerLimit as limit:
+            if current is None:
+                for name in remaining:
+                    out["cases"][name] = {"status": "error", "detail": f"worker {limit.reason}: {limit.detail}"}
+                remaining = []
+            else:
+                out["cases"][current] = {"status": limit.reason, "detail": limit.detail}
+                remaining.remove(current)
+                print(f"  {engine:{we}s} {current:{wc}s} {limit.reason}: {limit.detail}", flush=True)
+        finally:
+            worker.kill()
+    return out
+
+
 # --------------------------------------------------------------------------------------------- reporting
 
 
@@ -218,6 +288,11 @@ def package_versions(names: Iterable[str]) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def format_load(load: Sequence[float]) -> str:
+    """Load averages as ``1.00 / 2.00 / 3.00``."""
+    return " / ".join(f"{x:.2f}" for x in load)
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str | None = None) -> str:

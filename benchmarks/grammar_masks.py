@@ -37,9 +37,9 @@ import numpy as np
 from _adapters import LLGuidanceAdapter, StructgenAdapter, XGrammarAdapter, bit_is_set
 from _common import (
     VOCABULARIES,
-    Worker,
-    WorkerLimit,
+    emit,
     fmt,
+    format_load,
     load_tokenizer,
     machine_summary,
     markdown_table,
@@ -48,6 +48,7 @@ from _common import (
     percentile,
     ratio,
     replace_section,
+    run_case_workers,
     token_bytes_table,
 )
 from regex_masks import _clear_tail, _token_repr, _without_nan
@@ -337,11 +338,6 @@ def measure_case(adapter: Any, spec: dict[str, Any], tokens: list[int], eos: int
 # --------------------------------------------------------------------------------------------- worker
 
 
-def emit(event: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(event) + "\n")
-    sys.stdout.flush()
-
-
 def run_worker(args: argparse.Namespace) -> None:
     """Child process: one engine, one vocabulary, the named cases; one JSON line per event."""
     spec = json.loads(Path(args.cases_file).read_text())
@@ -387,54 +383,6 @@ def run_worker(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------------------------- parent
-
-
-def run_engine(engine: str, names: list[str], args: argparse.Namespace, cases_file: Path, work: Path
-               ) -> dict[str, Any]:  # fmt: skip
-    """One engine's worker(s) over ``names``; a case past a limit is recorded and the rest go on."""
-    out: dict[str, Any] = {"setup": None, "cases": {}}
-    remaining = list(names)
-    env = {**os.environ, "STRUCTGEN_CACHE_DIR": str(work / "structgen-cache"), "HF_HUB_OFFLINE": "1"}
-    while remaining:
-        cmd = [
-            sys.executable, str(Path(__file__).resolve()), "--worker", engine,
-            "--cases-file", str(cases_file), "--worker-cases", ",".join(remaining),
-            "--masks-dir", str(work / "masks"), "--compile-repeats", str(args.compile_repeats),
-        ]  # fmt: skip
-        worker = Worker(
-            cmd, env=env, stderr_path=work / f"{engine}.stderr", mem_limit_bytes=int(args.mem_limit_gb * 2**30)
-        )
-        current: str | None = None
-        try:
-            while True:
-                line = worker.next_line(args.timeout if current else args.setup_timeout)
-                if not line.startswith("{"):
-                    continue
-                event = json.loads(line)
-                kind = event.pop("event")
-                if kind == "setup" and out["setup"] is None:
-                    out["setup"] = event
-                elif kind == "start":
-                    current = event["case"]
-                elif kind == "result":
-                    out["cases"][event.pop("case")] = event
-                    remaining.remove(current)
-                    print(f"  {engine:11s} {current:16s} {_one_line(out['cases'][current])}", flush=True)
-                    current = None
-                elif kind == "done":
-                    break
-        except WorkerLimit as limit:
-            if current is None:
-                for name in remaining:
-                    out["cases"][name] = {"status": "error", "detail": f"worker {limit.reason}: {limit.detail}"}
-                remaining = []
-            else:
-                out["cases"][current] = {"status": limit.reason, "detail": limit.detail}
-                remaining.remove(current)
-                print(f"  {engine:11s} {current:16s} {limit.reason}: {limit.detail}", flush=True)
-        finally:
-            worker.kill()
-    return out
 
 
 def _one_line(result: dict[str, Any]) -> str:
@@ -608,10 +556,6 @@ its EBNF parser refuses `json.gbnf`'s empty alternative `ws ::= | " " | …`, so
 spelled `ws ::= ( " " | … )?`."""
 
 
-def _load(load: list[float] | tuple[float, ...]) -> str:
-    return " / ".join(f"{x:.2f}" for x in load)
-
-
 def report_markdown(run: dict[str, Any], cases: list[Case], findings: str) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
     setup_rows = []
@@ -625,8 +569,8 @@ def report_markdown(run: dict[str, Any], cases: list[Case], findings: str) -> st
     parts = [
         f"Command: `{run['command']}`",
         f"Date: {run['date']}  \nMachine: {run['machine']}  \n"
-        f"Load average (1/5/15 min) before the run: {_load(run['load_before'])}, after: "
-        f"{_load(run['load_after'])} (other engineers' work shared the 2 CPUs: wall times are noisy, the "
+        f"Load average (1/5/15 min) before the run: {format_load(run['load_before'])}, after: "
+        f"{format_load(run['load_after'])} (other engineers' work shared the 2 CPUs: wall times are noisy, the "
         f"process-CPU-time tables are the more robust figures)  \nVersions: {versions}",
         METHOD.format(repeats=run["compile_repeats"], timeout=run["timeout_s"], mem=run["mem_limit_gb"]),
         "One-time setup per tokenizer (vocabulary / tokenizer info) and warm-up:\n\n"
@@ -739,7 +683,9 @@ def main(argv: list[str] | None = None) -> None:
                                        "engines": {}}  # fmt: skip
             for engine in engines:
                 runnable = [c.name for c in cases if c.specs[engine]["kind"] != "unsupported"]
-                results["engines"][engine] = run_engine(engine, runnable, args, cases_file, work)
+                results["engines"][engine] = run_case_workers(
+                    Path(__file__), engine, runnable, args, cases_file, work, _one_line, (11, 16)
+                )
             results["mask_diffs"] = {
                 e: compare_masks(work, e, names, table, tokenizer.eos_token_id) for e in engines[1:]
             }

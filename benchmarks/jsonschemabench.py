@@ -53,6 +53,7 @@ from _adapters import (  # noqa: E402
 from _common import (  # noqa: E402
     Worker,
     WorkerLimit,
+    emit,
     fmt,
     load_tokenizer,
     machine_summary,
@@ -341,11 +342,6 @@ def run_schema(engine: SchemaEngine, rec: dict[str, Any], bitmask: np.ndarray, c
 
 
 # --------------------------------------------------------------------------------------------- worker
-
-
-def emit(event: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(event) + "\n")
-    sys.stdout.flush()
 
 
 def run_worker(args: argparse.Namespace) -> None:

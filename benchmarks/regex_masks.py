@@ -41,9 +41,9 @@ from _adapters import (
 )
 from _common import (
     VOCABULARIES,
-    Worker,
-    WorkerLimit,
+    emit,
     fmt,
+    format_load,
     load_tokenizer,
     machine_summary,
     markdown_table,
@@ -52,6 +52,7 @@ from _common import (
     percentile,
     ratio,
     replace_section,
+    run_case_workers,
     token_bytes_table,
 )
 
@@ -274,11 +275,6 @@ def measure_case(
 # --------------------------------------------------------------------------------------------- worker
 
 
-def emit(event: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(event) + "\n")
-    sys.stdout.flush()
-
-
 def run_worker(args: argparse.Namespace) -> None:
     """Child process: one library, one vocabulary, the named cases; one JSON line per event."""
     spec = json.loads(Path(args.cases_file).read_text())
@@ -343,61 +339,6 @@ def prepare_cases(tokenizer: Any, cases: list[RegexCase]) -> list[dict[str, Any]
         spelled = b"".join(table[t] or b"\x00<special>" for t in tokens)
         assert spelled == case.sample.encode(), f"{case.name}: tokens spell {spelled!r}, not the sample"
         out.append({"name": case.name, "pattern": pattern, "source": case.pattern, "tokens": tokens})
-    return out
-
-
-def run_library(
-    library: str, names: list[str], args: argparse.Namespace, cases_file: Path, work: Path
-) -> dict[str, Any]:
-    """Run one library's worker(s) over ``names``; a case past a limit is recorded and skipped."""
-    out: dict[str, Any] = {"setup": None, "cases": {}}
-    remaining = list(names)
-    env = {**os.environ, "STRUCTGEN_CACHE_DIR": str(work / "structgen-cache"), "HF_HUB_OFFLINE": "1"}
-    while remaining:
-        cmd = [
-            sys.executable, str(Path(__file__).resolve()), "--worker", library,
-            "--cases-file", str(cases_file), "--worker-cases", ",".join(remaining),
-            "--masks-dir", str(work / "masks"), "--compile-repeats", str(args.compile_repeats),
-        ]  # fmt: skip
-        worker = Worker(
-            cmd,
-            env=env,
-            stderr_path=work / f"{library}.stderr",
-            mem_limit_bytes=int(args.mem_limit_gb * 2**30),
-        )
-        current: str | None = None
-        try:
-            while True:
-                line = worker.next_line(args.timeout if current else args.setup_timeout)
-                if not line.startswith("{"):  # something a library printed: not ours
-                    continue
-                event = json.loads(line)
-                kind = event.pop("event")
-                if kind == "setup" and out["setup"] is None:
-                    out["setup"] = event
-                elif kind == "start":
-                    current = event["case"]
-                elif kind == "result":
-                    out["cases"][event.pop("case")] = event
-                    remaining.remove(current)
-                    print(f"  {library:13s} {current:12s} {_one_line(out['cases'][current])}", flush=True)
-                    current = None
-                elif kind == "done":
-                    break
-        except WorkerLimit as limit:
-            if current is None:  # failed before any case started: give up on this library
-                for name in remaining:
-                    out["cases"][name] = {
-                        "status": "error",
-                        "detail": f"worker {limit.reason}: {limit.detail}",
-                    }
-                remaining = []
-            else:
-                out["cases"][current] = {"status": limit.reason, "detail": limit.detail}
-                remaining.remove(current)
-                print(f"  {library:13s} {current:12s} {limit.reason}: {limit.detail}", flush=True)
-        finally:
-            worker.kill()
     return out
 
 
@@ -649,10 +590,6 @@ which pays structgen's numba JIT (or its load from numba's cache) and any lazy f
 peers."""
 
 
-def _load(load: tuple[float, float, float]) -> str:
-    return " / ".join(f"{x:.2f}" for x in load)
-
-
 def report_markdown(run: dict[str, Any], names: list[str]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in run["versions"].items())
     setup_rows = []
@@ -669,8 +606,8 @@ def report_markdown(run: dict[str, Any], names: list[str]) -> str:
     parts = [
         f"Command: `{run['command']}`",
         f"Date: {run['date']}  \nMachine: {run['machine']}  \n"
-        f"Load average (1/5/15 min) before the run: {_load(run['load_before'])}, after: "
-        f"{_load(run['load_after'])} (well above 0 before: other work shared the CPUs)  \n"
+        f"Load average (1/5/15 min) before the run: {format_load(run['load_before'])}, after: "
+        f"{format_load(run['load_after'])} (well above 0 before: other work shared the CPUs)  \n"
         f"Versions: {versions}",
         METHOD.format(
             repeats=run["compile_repeats"],
@@ -765,7 +702,9 @@ def main(argv: list[str] | None = None) -> None:
             }
             results["tokens"] = {c["name"]: c["tokens"] for c in spec["cases"]}
             for library in libraries:
-                results["libraries"][library] = run_library(library, names, args, cases_file, work)
+                results["libraries"][library] = run_case_workers(
+                    Path(__file__), library, names, args, cases_file, work, _one_line, (13, 12)
+                )
             results["mask_diffs"] = {lib: compare_masks(work, lib, names, table) for lib in libraries[1:]}
             results["summaries"] = summaries(results, names)
             run["results"][vocab] = results
