@@ -270,31 +270,8 @@ class JsonRunner:
 
     def __call__(self, processor, seed: int | None = None) -> tuple[Tally, list[int]]:
         """One generation: greedy when ``seed`` is None, else sampled at temperature 1 from that seed."""
-        from transformers import LogitsProcessorList
-
-        if seed is None:
-            decoding = {"do_sample": False}
-        else:
-            torch.manual_seed(seed)
-            decoding = {"do_sample": True, "top_k": 0, "top_p": 1.0, "temperature": 1.0}
-        timed = Timed(processor)
-        eos = set(self.vocab.eos_token_ids)
-        start = time.perf_counter()
-        with torch.no_grad():
-            out = self.model.generate(
-                **self.enc,
-                logits_processor=LogitsProcessorList([timed]),
-                max_new_tokens=self.max_new_tokens,
-                pad_token_id=self.vocab.eos_token_ids[0],
-                eos_token_id=list(eos),
-                **decoding,
-            )
-        wall = time.perf_counter() - start
-        new = out[0, self.enc["input_ids"].shape[1] :].tolist()
-        stats = processor.stats
-        tally = Tally(1, stats.steps, stats.checks, stats.fallbacks, len(new), timed.seconds, wall)
-        if any(t in eos for t in new):
-            text = b"".join(self.table[t] or b"" for t in new if t not in eos).decode("utf-8", "replace")
+        tally, new, text = generate_once(self, processor, seed)
+        if text is not None:
             try:
                 ok = self.validator.is_valid(json.loads(text))
             except json.JSONDecodeError:
@@ -303,6 +280,41 @@ class JsonRunner:
             if not ok:
                 tally.invalid.append(f"{self.case.uid}: {text!r}")
         return tally, new
+
+
+def generate_once(runner, processor, seed: int | None) -> tuple[Tally, list[int], str | None]:
+    """One generation with ``processor``: greedy when ``seed`` is None, else sampled at temperature 1.
+
+    ``runner`` has ``model``, ``enc``, ``vocab``, ``table`` and ``max_new_tokens``. Returns the tally
+    (constraint work, times), the new tokens, and the text before EOS (None if it never ended).
+    """
+    from transformers import LogitsProcessorList
+
+    if seed is None:
+        decoding = {"do_sample": False}
+    else:
+        torch.manual_seed(seed)
+        decoding = {"do_sample": True, "top_k": 0, "top_p": 1.0, "temperature": 1.0}
+    timed = Timed(processor)
+    eos = set(runner.vocab.eos_token_ids)
+    start = time.perf_counter()
+    with torch.no_grad():
+        out = runner.model.generate(
+            **runner.enc,
+            logits_processor=LogitsProcessorList([timed]),
+            max_new_tokens=runner.max_new_tokens,
+            pad_token_id=runner.vocab.eos_token_ids[0],
+            eos_token_id=list(eos),
+            **decoding,
+        )
+    wall = time.perf_counter() - start
+    new = out[0, runner.enc["input_ids"].shape[1] :].tolist()
+    stats = processor.stats
+    tally = Tally(1, stats.steps, stats.checks, stats.fallbacks, len(new), timed.seconds, wall)
+    if not any(t in eos for t in new):
+        return tally, new, None
+    body = new[: min(new.index(t) for t in eos if t in new)]
+    return tally, new, b"".join(runner.table[t] or b"" for t in body).decode("utf-8", "replace")
 
 
 def bench_json(model, tokenizer, vocab, cases: list[JsonSchemaCase], samples: int, max_new_tokens: int):
@@ -501,38 +513,14 @@ class GrammarRunner:
             if self.name == "json":
                 json.loads(text)
             elif self.name == "python_expr":
-                ast.parse(text, mode="eval")
+                ast.parse(text.lstrip(" "), mode="eval")  # eval() takes the leading spaces the grammar allows
         except (ValueError, SyntaxError):
             self.host_refused.append(text)
         return True
 
     def __call__(self, processor, seed: int | None = None) -> tuple[Tally, list[int]]:
-        from transformers import LogitsProcessorList
-
-        if seed is None:
-            decoding = {"do_sample": False}
-        else:
-            torch.manual_seed(seed)
-            decoding = {"do_sample": True, "top_k": 0, "top_p": 1.0, "temperature": 1.0}
-        timed = Timed(processor)
-        eos = set(self.vocab.eos_token_ids)
-        start = time.perf_counter()
-        with torch.no_grad():
-            out = self.model.generate(
-                **self.enc,
-                logits_processor=LogitsProcessorList([timed]),
-                max_new_tokens=self.max_new_tokens,
-                pad_token_id=self.vocab.eos_token_ids[0],
-                eos_token_id=list(eos),
-                **decoding,
-            )
-        wall = time.perf_counter() - start
-        new = out[0, self.enc["input_ids"].shape[1] :].tolist()
-        stats = processor.stats
-        tally = Tally(1, stats.steps, stats.checks, stats.fallbacks, len(new), timed.seconds, wall)
-        if any(t in eos for t in new):
-            body = new[: min(new.index(t) for t in eos if t in new)]
-            text = b"".join(self.table[t] or b"" for t in body).decode("utf-8", "replace")
+        tally, new, text = generate_once(self, processor, seed)
+        if text is not None:
             ok = self.valid(text)
             tally.completed, tally.valid = 1, int(ok)
             if not ok:
