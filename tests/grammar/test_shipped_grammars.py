@@ -40,7 +40,7 @@ SAMPLES = {
             "a is not None and b >= -c ** 2",
             "x[::2]",
         ],
-        ["a if b", "x.in", "lambda: ", "(1,,)", "f(x=)", "[i for in x]", "1 +", "not"],
+        ["a if b", "x.in", "lambda: ", "(1,,)", "f(x=)", "[i for in x]", "1 +", "not", "def is x", "x + class"],
     ),
     "csv": (['a,b,c\n1,"x,""y""",3\n', "a\n", ",\n", "a\r\nb\r\n"], ['a,"b\n', "a", 'a"b\n', '"a"b\n']),
 }
