@@ -2,9 +2,10 @@
 
 For every test: compile the group's schema (strictly: a keyword structgen does not enforce is a
 compile failure, never a silent pass), serialise the instance the way the constraint writes JSON
-(compact; properties in the instance's order, or else the schema's), tokenize it, and advance a matcher token by
-token. A valid instance passes when every token is accepted and the matcher ends accepting; an
-invalid one passes when some token is refused or the end is not accepting.
+(compact, or json.dumps(indent=...) with whitespace="indented"; properties in the instance's order,
+or else the schema's), tokenize it, and advance a matcher token by token. A valid instance passes
+when every token is accepted and the matcher ends accepting; an invalid one passes when some token
+is refused or the end is not accepting.
 
 ``python -m tests.schema.suite_runner --write-baseline`` rewrites the ratchet file.
 """
@@ -64,19 +65,31 @@ def _in_schema_order(value, order: dict[str, int]):
     return value
 
 
-def serialisations(data, schema) -> list[str]:
-    """The instance as the constraint writes JSON: compact; properties in instance or schema order."""
-    texts = [json.dumps(data, ensure_ascii=False, separators=(",", ":"))]
-    reordered = json.dumps(_in_schema_order(data, _name_order(schema)), ensure_ascii=False, separators=(",", ":"))
+def dumps(value, whitespace: str = "compact", indent: int = 2) -> str:
+    """``value`` as the constraint writes it: json.dumps(indent=...) when indented, else compact
+    (which flexible whitespace also accepts)."""
+    if whitespace == "indented":
+        return json.dumps(value, ensure_ascii=False, indent=indent)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def serialisations(data, schema, whitespace: str = "compact", indent: int = 2) -> list[str]:
+    """The instance as the constraint writes JSON (see ``dumps``); properties in instance or schema order."""
+    texts = [dumps(data, whitespace, indent)]
+    reordered = dumps(_in_schema_order(data, _name_order(schema)), whitespace, indent)
     return texts if reordered == texts[0] else [*texts, reordered]
 
 
-def run_file(path: Path, vocab, encode) -> Counter:
-    """Outcome counts for one test file: pass, false_negative, false_positive, compile_error."""
+def run_file(path: Path, vocab, encode, **options) -> Counter:
+    """Outcome counts for one test file: pass, false_negative, false_positive, compile_error.
+
+    ``options`` are compile_json_schema's schema options (``whitespace``, ``indent``, ...).
+    """
     counts: Counter = Counter()
+    layout = {k: options[k] for k in ("whitespace", "indent") if k in options}
     for group in json.loads(path.read_text()):
         try:
-            constraint = compile_json_schema(group["schema"], vocab, time_limit=20)
+            constraint = compile_json_schema(group["schema"], vocab, time_limit=20, **options)
         except StructgenError:
             counts["compile_error"] += len(group["tests"])
             continue
@@ -85,7 +98,8 @@ def run_file(path: Path, vocab, encode) -> Counter:
             print(f"CRASH {path.parent.name}/{path.name}: {type(exc).__name__}: {exc}")
             continue
         for test in group["tests"]:
-            accepted = any(_accepts(constraint, encode(t)) for t in serialisations(test["data"], group["schema"]))
+            accepted = any(_accepts(constraint, encode(t))
+                           for t in serialisations(test["data"], group["schema"], **layout))
             if accepted == test["valid"]:
                 counts["pass"] += 1
             else:
@@ -93,12 +107,12 @@ def run_file(path: Path, vocab, encode) -> Counter:
     return counts
 
 
-def run_suite(vocab, encode, drafts=DRAFTS) -> dict[str, dict[str, dict[str, int]]]:
+def run_suite(vocab, encode, drafts=DRAFTS, **options) -> dict[str, dict[str, dict[str, int]]]:
     results: dict[str, dict[str, dict[str, int]]] = {}
     for draft in drafts:
         results[draft] = {}
         for path in sorted((SUITE / draft).glob("*.json")):
-            results[draft][path.stem] = dict(run_file(path, vocab, encode))
+            results[draft][path.stem] = dict(run_file(path, vocab, encode, **options))
     return results
 
 
