@@ -164,6 +164,15 @@ def test_compile_with_smollm2_prints_states_and_times(capsys):
     assert stats["dfa_states"] > 1 and stats["masks_computed"] >= 1 and stats["compile_ms"] >= 0
 
 
+def test_compile_of_a_recursive_schema_reports_its_grammar(capsys):
+    tree = '{"type":"object","properties":{"kids":{"type":"array","items":{"$ref":"#"}}},"additionalProperties":false}'
+    assert main(["compile", tree, "--tokenizer", "smollm2", "--format", "json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["grammar"]["terminals"] > 0 and stats["grammar"]["rules"] > 0 and stats["dfa_states"] is None
+    assert main(["compile", tree, "--tokenizer", "smollm2"]) == 0
+    assert "recursive schema:" in capsys.readouterr().out
+
+
 def test_usage_errors_exit_2(capsys):
     assert main([]) == 2
     assert main(["compile", TINY, "--tokenizer", "/no/such/folder"]) == 2

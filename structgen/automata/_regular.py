@@ -104,7 +104,36 @@ class CommaList:
     max_count: int | None = None
 
 
-Node = Chars | Seq | Alt | Repeat | Automaton | CommaList
+@dataclass(frozen=True)
+class Lexeme:
+    """``item`` unchanged, marked as one lexical token (a string, a number, a key, a literal).
+
+    Regular compilation sees through it; a grammar built from the IR (recursive schemas) makes
+    each lexeme one terminal and splits everything else at its structure.
+    """
+
+    item: Node
+
+    def __hash__(self) -> int:
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((6, self.item))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A named sub-language defined elsewhere (a recursive schema's nonterminal): not regular."""
+
+    name: str
+
+
+class NotRegularError(UnsupportedFeatureError):
+    """A ``Ref`` reached an operation only regular languages have (a DFA, a complement, a product)."""
+
+
+Node = Chars | Seq | Alt | Repeat | Automaton | CommaList | Lexeme | Ref
 
 EMPTY = Seq(())  # the empty string
 NOTHING = Alt(())  # the empty language
@@ -336,6 +365,8 @@ class _NFA:
                 self.eps[base + s].append(end)
         elif isinstance(node, CommaList):
             self._emit_comma_list(node, start, end)
+        elif isinstance(node, Lexeme):
+            self._emit(node.item, start, end)
         else:
             raise TypeError(f"Expected a regular IR node, but got {type(node).__name__}")
 
@@ -451,6 +482,8 @@ def node_key(
             continue
         if isinstance(item, Chars):
             shape: tuple = (0, item.ranges)
+        elif isinstance(item, Ref):
+            raise NotRegularError(f"the language refers to {item.name!r} recursively; it is not regular")
         elif isinstance(item, Automaton):
             shape = (1, item.dfa.fingerprint)  # by content: the table must not keep DFAs alive
         else:
@@ -474,7 +507,7 @@ def node_key(
 def _children(node: Node) -> tuple[Node, ...]:
     if isinstance(node, (Seq, Alt)):
         return node.items
-    if isinstance(node, Repeat):
+    if isinstance(node, (Repeat, Lexeme)):
         return (node.item,)
     if isinstance(node, CommaList):
         return (*(item for item, _ in node.items), *((node.extra,) if node.extra is not None else ()), node.sep)
@@ -492,6 +525,8 @@ def _shape(node: Node) -> tuple:
     if isinstance(node, CommaList):
         flags = tuple(required for _, required in node.items)
         return (5, flags, node.extra is not None, node.min_count, node.max_count)
+    if isinstance(node, Lexeme):
+        return (6,)
     raise TypeError(f"Expected a regular IR node, but got {type(node).__name__}")
 
 
@@ -499,26 +534,7 @@ def intersect_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
     """The product automaton: strings both accept (0 states when none)."""
     if a.n_states == 0 or b.n_states == 0:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
-    index = {(a.start, b.start): 0}
-    pairs = [(a.start, b.start)]
-    rows, accepting = [], []
-    i = 0
-    while i < len(pairs):
-        x, y = pairs[i]
-        i += 1
-        tx, ty = a.transitions[x], b.transitions[y]
-        both = np.flatnonzero((tx != DEAD) & (ty != DEAD))
-        row = np.full(256, DEAD, np.int32)
-        for byte in both.tolist():
-            key = (int(tx[byte]), int(ty[byte]))
-            j = index.get(key)
-            if j is None:
-                j = index[key] = len(pairs)
-                pairs.append(key)
-            row[byte] = j
-        rows.append(row)
-        accepting.append(bool(a.accepting[x] and b.accepting[y]))
-    return trim_and_minimise(np.stack(rows), np.array(accepting, dtype=bool), 0)
+    return _product(a, b, "and")
 
 
 def _nfa_arrays(nfa: _NFA) -> tuple[np.ndarray, ...]:
@@ -658,27 +674,7 @@ def difference_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
     """
     if a.n_states == 0 or b.n_states == 0:
         return a
-    index = {(a.start, b.start): 0}
-    pairs = [(a.start, b.start)]
-    rows, accepting = [], []
-    i = 0
-    while i < len(pairs):
-        x, y = pairs[i]
-        i += 1
-        tx = a.transitions[x]
-        ty = b.transitions[y] if y != DEAD else None
-        live = np.flatnonzero(tx != DEAD)
-        row = np.full(256, DEAD, np.int32)
-        for byte in live.tolist():
-            key = (int(tx[byte]), DEAD if ty is None else int(ty[byte]))
-            j = index.get(key)
-            if j is None:
-                j = index[key] = len(pairs)
-                pairs.append(key)
-            row[byte] = j
-        rows.append(row)
-        accepting.append(bool(a.accepting[x] and (y == DEAD or not b.accepting[y])))
-    return trim_and_minimise(np.stack(rows), np.array(accepting, dtype=bool), 0)
+    return _product(a, b, "minus")
 
 
 def union_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
@@ -687,28 +683,47 @@ def union_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
         return b
     if b.n_states == 0:
         return a
-    index = {(a.start, b.start): 0}
+    return _product(a, b, "or")
+
+
+def _product(a: ByteDFA, b: ByteDFA, op: str) -> ByteDFA:
+    """The reachable product of ``a`` and ``b`` (each completed with its dead state), trimmed and minimised.
+
+    A pair's 256 successors are coded as integers and deduplicated with numpy, so the Python
+    work per product state is one dict lookup per *distinct* successor, not per byte.
+    """
+    sink_a = np.full(256, DEAD, np.int32)
+    width = np.int64(b.n_states + 1)  # pair code: (x + 1) * width + (y + 1); DEAD is -1
+    index = {(a.start + 1) * int(width) + b.start + 1: 0}
     pairs = [(a.start, b.start)]
     rows, accepting = [], []
     i = 0
     while i < len(pairs):
         x, y = pairs[i]
         i += 1
-        tx = a.transitions[x] if x != DEAD else None
-        ty = b.transitions[y] if y != DEAD else None
+        tx = a.transitions[x] if x != DEAD else sink_a
+        ty = b.transitions[y] if y != DEAD else sink_a
+        if op == "and":
+            live = (tx != DEAD) & (ty != DEAD)
+        elif op == "minus":
+            live = tx != DEAD
+        else:
+            live = (tx != DEAD) | (ty != DEAD)
         row = np.full(256, DEAD, np.int32)
-        live = np.zeros(256, bool)
-        if tx is not None:
-            live |= tx != DEAD
-        if ty is not None:
-            live |= ty != DEAD
-        for byte in np.flatnonzero(live).tolist():
-            key = (DEAD if tx is None else int(tx[byte]), DEAD if ty is None else int(ty[byte]))
-            j = index.get(key)
-            if j is None:
-                j = index[key] = len(pairs)
-                pairs.append(key)
-            row[byte] = j
+        bytes_ = np.flatnonzero(live)
+        if bytes_.size:
+            codes = (tx[bytes_].astype(np.int64) + 1) * width + (ty[bytes_].astype(np.int64) + 1)
+            distinct, where = np.unique(codes, return_inverse=True)
+            ids = np.empty(distinct.size, np.int32)
+            for k, code in enumerate(distinct.tolist()):
+                j = index.get(code)
+                if j is None:
+                    j = index[code] = len(pairs)
+                    pairs.append((code // int(width) - 1, code % int(width) - 1))
+                ids[k] = j
+            row[bytes_] = ids[where]
         rows.append(row)
-        accepting.append(bool((x != DEAD and a.accepting[x]) or (y != DEAD and b.accepting[y])))
+        in_a = x != DEAD and bool(a.accepting[x])
+        in_b = y != DEAD and bool(b.accepting[y])
+        accepting.append(in_a and in_b if op == "and" else in_a and not in_b if op == "minus" else in_a or in_b)
     return trim_and_minimise(np.stack(rows), np.array(accepting, dtype=bool), 0)

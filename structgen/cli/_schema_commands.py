@@ -192,17 +192,20 @@ def compile_stats(args: argparse.Namespace, schema: Any, name: str) -> dict:
             schema, vocab, lenient=args.lenient, whitespace=args.whitespace, index=args.index
         )
     compiled = time.perf_counter()
-    from_disk = loaded_from_disk_cache(constraint.index, before)
+    index = getattr(constraint, "index", None)  # None: a recursive schema, compiled to a grammar
+    from_disk = index is not None and loaded_from_disk_cache(index, before)
     constraint.matcher().fill_mask(structgen.allocate_bitmask(1, vocab.size)[0])
     first_mask = time.perf_counter()
+    grammar = None if index is not None else constraint.grammar
     return {
         "schema": name,
         "tokenizer": args.tokenizer,
         "vocab_size": vocab.size,
         "vocab_load_ms": round((loaded - start) * 1000, 1),
-        "dfa_states": constraint.index.dfa.n_states,
-        "masks_computed": constraint.index.n_masks,
-        "index_complete": constraint.index.is_complete,
+        "dfa_states": index.dfa.n_states if index is not None else None,
+        "masks_computed": index.n_masks if index is not None else None,
+        "index_complete": index.is_complete if index is not None else None,
+        "grammar": None if grammar is None else {"terminals": len(grammar.terminals), "rules": len(grammar.rules)},
         "compile_ms": round((compiled - loaded) * 1000, 1),
         "first_mask_ms": round((first_mask - loaded) * 1000, 1),
         "index": args.index,
@@ -220,11 +223,16 @@ def print_compile_stats(stats: dict) -> None:
         cache = "not used: the index was built now and written to the on-disk cache"
     else:
         cache = "not used: the index was built now (only --index eager writes the cache)"
+    if stats["grammar"] is not None:
+        g = stats["grammar"]
+        shape = [("grammar", f"recursive schema: {g['terminals']} terminals, {g['rules']} rules "
+                  "(context-free; masks computed on use)")]
+    else:
+        shape = [("DFA states", stats["dfa_states"]), ("distinct masks", f"{stats['masks_computed']} ({lazy})")]
     rows = [
         ("schema", stats["schema"]),
         ("tokenizer", f"{stats['tokenizer']} ({stats['vocab_size']} tokens, loaded in {stats['vocab_load_ms']} ms)"),
-        ("DFA states", stats["dfa_states"]),
-        ("distinct masks", f"{stats['masks_computed']} ({lazy})"),
+        *shape,
         ("compile time", f"{stats['compile_ms']} ms"),
         ("time to first mask", f"{stats['first_mask_ms']} ms (compile + first fill_mask)"),
         ("disk cache", cache),

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from structgen._constraint import Constraint, IndexMode, index_for
 from structgen._errors import CompileTimeoutError, SchemaError, UnsatisfiableConstraintError, UnsupportedFeatureError
-from structgen.automata._regular import to_dfa
+from structgen.automata._regular import Node, NotRegularError, to_dfa
 from structgen.schema._compiler import SchemaCompiler, SchemaIssue, SchemaOptions
 from structgen.vocab import Vocabulary
 
@@ -56,6 +56,17 @@ def schema_report(schema: Any, **options: Any) -> SchemaReport:
     return SchemaReport(list(compiler.issues))
 
 
+def _grammar_constraint(node: Node, rules: dict[str, Node], vocab: Vocabulary, deadline: float) -> Constraint:
+    """A recursive schema's language as a context-free constraint (the grammar engine)."""
+    from structgen.grammar._cfg import prepare
+    from structgen.grammar._compile import GrammarConstraint
+    from structgen.grammar._engine import GrammarEngine
+    from structgen.schema._grammar import schema_grammar
+
+    grammar = prepare(schema_grammar(node, rules, deadline), "JSON schema")
+    return GrammarConstraint(GrammarEngine(grammar, vocab), "JSON schema")  # type: ignore[return-value]
+
+
 def compile_json_schema(
     schema: Any,
     vocab: Vocabulary,
@@ -70,14 +81,22 @@ def compile_json_schema(
     A keyword structgen does not enforce raises ``UnsupportedFeatureError`` naming each keyword
     and its schema location; ``lenient=True`` compiles anyway and warns with the same list.
     Sound narrowings (bounded recursion, ``uniqueItems`` by one item) never raise; they are on
-    ``constraint.schema_issues``. ``options`` are ``SchemaOptions`` fields (``whitespace``,
-    ``max_whitespace``, ``any_value_depth``, ``max_recursion``, ``property_order`` ("schema" or
-    "any"), ``max_any_order``).
+    ``constraint.schema_issues``. ``options`` are ``SchemaOptions`` fields (``whitespace``:
+    "compact" (default), "flexible" (up to ``max_whitespace`` between tokens) or "indented"
+    (exactly ``json.dumps(value, indent=indent)``, ``indent`` 2 by default); ``any_value_depth``,
+    ``max_recursion``, ``property_order`` ("schema" or "any"), ``max_any_order``).
     """
     document, model = load_schema(schema)
     deadline = time.monotonic() + time_limit
-    compiler = SchemaCompiler(document, SchemaOptions(**options), deadline)
-    node = compiler.compile(document)
+    settings = SchemaOptions(**options)
+    compiler = SchemaCompiler(document, settings, deadline)
+    try:
+        node = compiler.compile(document)
+    except NotRegularError:
+        # a recursive rule met an operation only regular languages have (`not`, `contains`,
+        # property_order="any" ...): unroll the recursion instead (reported as a narrowing)
+        compiler = SchemaCompiler(document, replace(settings, recursion="unroll"), deadline)
+        node = compiler.compile(document)
     if time.monotonic() > deadline:
         raise CompileTimeoutError(f"compiling the schema ran past its {time_limit} s time limit")
     unsupported = [i for i in compiler.issues if i.kind == "unsupported"]
@@ -88,9 +107,11 @@ def compile_json_schema(
                 f"the schema uses keywords structgen does not enforce (pass lenient=True to compile anyway):\n{listing}"
             )
         warnings.warn(f"these schema keywords are not enforced:\n{listing}", stacklevel=2)
-    dfa = to_dfa(node, deadline=deadline)
     try:
-        constraint = Constraint(index_for(dfa, vocab, index), "JSON schema")
+        if compiler.rules:
+            constraint: Constraint = _grammar_constraint(node, compiler.rules, vocab, deadline)
+        else:
+            constraint = Constraint(index_for(to_dfa(node, deadline=deadline), vocab, index), "JSON schema")
     except UnsatisfiableConstraintError as exc:
         raise UnsatisfiableConstraintError(f"JSON schema: {exc}") from None
     constraint.schema_issues = list(compiler.issues)

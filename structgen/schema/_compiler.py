@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -31,7 +31,9 @@ from structgen.automata._regular import (
     Automaton,
     Chars,
     CommaList,
+    Lexeme,
     Node,
+    Ref,
     Repeat,
     Seq,
     alt,
@@ -49,7 +51,7 @@ from structgen.schema._formats import FORMATS, UNSUPPORTED_FORMATS
 from structgen.schema._pattern import pattern_to_ir
 from structgen.schema._refs import RefResolver
 
-Whitespace = Literal["compact", "flexible"]
+Whitespace = Literal["compact", "flexible", "indented"]
 
 ANNOTATIONS = frozenset(
     {
@@ -73,6 +75,10 @@ GENERIC = {"type", "enum", "const", "$ref", "allOf", "anyOf", "oneOf", "not", "i
 ASSERTIONS = frozenset().union(GENERIC, *TYPE_KEYWORDS.values())
 ALL_TYPES = ("null", "boolean", "object", "array", "string", "integer", "number")
 CONDITIONAL_KEYWORDS = ("if", "then", "else", "dependentRequired", "dependentSchemas", "dependencies")
+# unevaluated* of the schema being compiled, as a marker scoped to it (see _scope_unevaluated)
+UNEVALUATED = {"unevaluatedProperties": "__unevaluatedProperties", "unevaluatedItems": "__unevaluatedItems"}
+IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas", "dependencies", "$ref",
+            "$dynamicRef", "$recursiveRef")
 MAX_CONDITIONS = 6  # each condition doubles the anyOf branches a schema compiles to
 MAX_PATTERN_PROPERTIES = 4  # keys are split by the subset of patterns they match: 2**n key languages
 # keywords whose meanings depend on each other: negated together, never split apart
@@ -102,9 +108,15 @@ class SchemaIssue:
 class SchemaOptions:
     """How generated JSON is written and how far structgen bounds what the schema leaves open."""
 
-    whitespace: Whitespace = "compact"  # "flexible": up to `max_whitespace` of [ \t\n\r] between tokens
+    whitespace: Whitespace = "compact"  # "flexible": up to `max_whitespace` of [ \t\n\r] between tokens;
+    # "indented": exactly json.dumps(value, indent=indent) (members on their own lines, ": " after keys)
     max_whitespace: int = 2
+    indent: int = 2  # spaces per nesting level with whitespace="indented"
     any_value_depth: int = 2  # nesting depth of values the schema leaves unconstrained ({} / true)
+    # "grammar": a $ref cycle becomes a rule of a context-free grammar (any depth); "unroll": the
+    # cycle is unrolled max_recursion levels (a regular language, narrower; the fallback where a
+    # recursive language meets a regular-only operation such as `not`)
+    recursion: Literal["grammar", "unroll"] = "grammar"
     max_recursion: int = 3  # how deep a recursive $ref is unrolled (deeper: not generated)
     property_order: Literal["schema", "any"] = "schema"  # "any": named properties in any order
     max_any_order: int = 6  # property_order="any" for at most this many named properties (2**n states)
@@ -125,15 +137,56 @@ class SchemaCompiler:
         self.options = options
         self.refs = RefResolver(root)
         self.ctx = _Context()
+        # recursion="grammar": the $ref targets being compiled now, those found to recur, and the
+        # finished recursive ones (target pointer -> its language, with Refs to itself and others)
+        self._open: set[str] = set()
+        self._recurring: set[str] = set()
+        self.rules: dict[str, Node] = {}
         # issue sinks of the sub-compiles in progress (see _watched), and a count of the object
         # languages that fix a property order: a complement taken against those must not offer
         # the same properties in another order
         self._sinks: list[list[SchemaIssue]] = []
         self._order_marks = 0
-        ws = Repeat(char_set(" \t\n\r"), 0, options.max_whitespace) if options.whitespace == "flexible" else EMPTY
-        self.ws = ws
-        self.comma = seq(ws, literal(","), ws)
-        self.colon = seq(ws, literal(":"), ws)
+        if options.whitespace not in ("compact", "flexible", "indented"):
+            raise SchemaError(f"whitespace must be 'compact', 'flexible' or 'indented', not {options.whitespace!r}")
+        if options.whitespace == "indented" and (isinstance(options.indent, bool) or not isinstance(options.indent, int)
+                                                 or options.indent < 0):
+            raise SchemaError(f"indent must be a non-negative integer, not {options.indent!r}")
+        if options.whitespace == "indented" and options.recursion == "grammar":
+            # a grammar rule is one language at every depth, but indented JSON spells each depth
+            # differently: unroll $ref cycles instead (bounded, so the depths are too)
+            self.options = options = replace(options, recursion="unroll")
+        # the nesting depth of the value being compiled (0: the document): indented JSON writes
+        # the members of a container at depth d on lines indented (d + 1) * indent spaces
+        self._depth = 0
+        self.ws = _ws(options.whitespace, options.max_whitespace)  # inside brackets (compact, flexible)
+        self.colon = _colon(*self._layout())
+
+    @property
+    def comma(self) -> Node:
+        """The separator between the members of a container at the current depth."""
+        return _comma(*self._layout())
+
+    def _layout(self, level: int | None = None) -> tuple[str, int, int, int]:
+        """How JSON is written at ``level`` (default: the current depth): (whitespace, max_whitespace,
+        indent, level), with the parts that do not matter zeroed so the caches share entries."""
+        o = self.options
+        if o.whitespace != "indented":
+            return o.whitespace, o.max_whitespace, 0, 0
+        return o.whitespace, 0, o.indent, self._depth if level is None else level
+
+    @contextmanager
+    def _inside(self):
+        """Compile the members of a container: one level deeper."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+
+    def _container(self, open_: str, body: Node, close: str, level: int | None = None) -> Node:
+        """``body`` (members joined by ``comma``) between brackets, written at ``level``."""
+        return _bracketed(open_, body, close, *self._layout(level), deadline=self.deadline)
 
     @property
     def issues(self) -> list[SchemaIssue]:
@@ -155,6 +208,8 @@ class SchemaCompiler:
             return NOTHING
         if not isinstance(schema, dict):
             raise SchemaError(f"{pointer}: a schema must be an object or a boolean, not {type(schema).__name__}")
+        if "unevaluatedProperties" in schema or "unevaluatedItems" in schema:
+            schema = self._scope_unevaluated(schema, pointer)
         if "$ref" in schema:
             return self._ref(schema, pointer)
         if "allOf" in schema:
@@ -164,9 +219,6 @@ class SchemaCompiler:
         for keyword in ("$dynamicRef", "$recursiveRef"):
             if keyword in schema:
                 self.report(pointer, keyword, "dynamic references are not supported")
-        for keyword in ("unevaluatedProperties", "unevaluatedItems"):
-            if keyword in schema and schema[keyword] is not True:
-                self.report(pointer, keyword, "not enforced yet")
         schema = self._desugar(schema, pointer)
         if "not" in schema:
             return self._not(schema, pointer)
@@ -180,6 +232,35 @@ class SchemaCompiler:
             return self._values(schema, schema["enum"], pointer)
         return alt(*(self._typed(t, schema, pointer) for t in self._types(schema, pointer)))
 
+    # ---- unevaluatedProperties / unevaluatedItems ----------------------------------------------------
+    # The keyword of the schema being compiled becomes a scoped marker that rides along through the
+    # merges of its in-place applicators ($ref, allOf, anyOf/oneOf branches, dependentSchemas) and
+    # acts as additionalProperties / items where the merged schema is flat. The keyword of a part
+    # merged in is lowered against that part alone (see _lower_unevaluated).
+
+    def _scope_unevaluated(self, schema: dict, pointer: str) -> dict:
+        out = dict(schema)
+        for keyword in UNEVALUATED:
+            if keyword not in out:
+                continue
+            value = out.pop(keyword)
+            if value is True or value == {}:
+                continue
+            if not isinstance(value, (dict, bool)):
+                raise SchemaError(f"{pointer}/{keyword}: must be a schema")
+            blocked = [k for k in ("not", "if", "$dynamicRef", "$recursiveRef") if k in schema]
+            if keyword == "unevaluatedItems" and "contains" in schema:
+                blocked.append("contains")
+            if blocked:
+                self.report(pointer, keyword, f"not enforced next to {', '.join(blocked)} (the items or properties "
+                            "those evaluate are not tracked)")
+                continue
+            if any(k in schema for k in ("anyOf", "oneOf", "dependentSchemas", "dependencies")):
+                self.report(pointer, keyword, "with anyOf/oneOf/dependentSchemas, what another passing branch "
+                            "evaluates is not counted: values needing it are not generated", "restricted")
+            out[UNEVALUATED[keyword]] = value
+        return out
+
     # ---- references and combinators ---------------------------------------------------------------
 
     def _ref(self, schema: dict, pointer: str) -> Node:
@@ -187,12 +268,15 @@ class SchemaCompiler:
         if not isinstance(ref, str):
             raise SchemaError(f"{pointer}/$ref: must be a string")
         target, target_pointer = self.refs.resolve(ref, f"{pointer}/$ref")
+        siblings = {k: v for k, v in schema.items() if k != "$ref" and k not in ANNOTATIONS}
+        # an indented language depends on the nesting depth, so a rule cannot be shared across depths
+        if self.options.recursion == "grammar" and not siblings and self.options.whitespace != "indented":
+            return self._ref_rule(target, target_pointer)
         depth = self.ctx.ref_depth.get(target_pointer, 0)
         if depth >= self.options.max_recursion:
             self.report(pointer, "$ref", f"recursive reference unrolled {self.options.max_recursion} levels deep; "
                         "deeper nesting is not generated", "restricted")
             return NOTHING
-        siblings = {k: v for k, v in schema.items() if k != "$ref" and k not in ANNOTATIONS}
         self.ctx.ref_depth[target_pointer] = depth + 1
         try:
             if siblings:
@@ -200,6 +284,23 @@ class SchemaCompiler:
             return self.compile(target, target_pointer)
         finally:
             self.ctx.ref_depth[target_pointer] = depth
+
+    def _ref_rule(self, target: Any, target_pointer: str) -> Node:
+        """A plain ``$ref`` under recursion="grammar": a target that recurs becomes a named rule."""
+        if target_pointer in self.rules:
+            return Ref(target_pointer)
+        if target_pointer in self._open:
+            self._recurring.add(target_pointer)
+            return Ref(target_pointer)
+        self._open.add(target_pointer)
+        try:
+            node = self.compile(target, target_pointer)
+        finally:
+            self._open.discard(target_pointer)
+        if target_pointer not in self._recurring:
+            return node
+        self.rules[target_pointer] = node
+        return Ref(target_pointer)
 
     def _resolved(self, schema: Any, pointer: str) -> tuple[Any, str, list[str]]:
         """Follow a chain of bare ``$ref`` s: ``(schema, pointer, the targets passed through)``."""
@@ -293,7 +394,11 @@ class SchemaCompiler:
                     dep = {"required": dep} if dep else True
                 if dep is True or dep == {}:
                     continue
-                # the dependency holds when the property is absent, or the instance meets it
+                # the dependency holds when the property is absent, or the instance meets it; under
+                # unevaluated* the property must be present too, or the branch would count what the
+                # dependency evaluates (elsewhere `required` would only fix where the name is written)
+                if dep is not False and any(m in schema for m in UNEVALUATED.values()):
+                    dep = merge_schemas(dep, {"required": [name]}, f"{pointer}/{keyword}", self)
                 conditions.append({"anyOf": [{"properties": {name: False}}, *([] if dep is False else [dep])]})
         if len(conditions) > MAX_CONDITIONS:
             self.report(pointer, "dependentRequired" if "if" not in schema else "if",
@@ -380,8 +485,7 @@ class SchemaCompiler:
 
     def universe(self, one_key_objects: bool) -> ByteDFA:
         """Canonically written JSON values nested at most ``any_value_depth`` deep (see _universe)."""
-        o = self.options
-        return _universe(o.any_value_depth, o.whitespace, o.max_whitespace, one_key_objects)
+        return _universe(self.options.any_value_depth, *self._layout(), one_key_objects)
 
     def _complement(self, schema: Any, where: str, pointer: str) -> ByteDFA | None:
         """Values that do not validate against ``schema``, or None (reported) where that is not exact."""
@@ -423,7 +527,8 @@ class SchemaCompiler:
 
     def _values(self, schema: dict, values: list, pointer: str) -> Node:
         """``enum`` / ``const``: the listed values that also pass the schema's other keywords."""
-        rest = {k: v for k, v in schema.items() if k not in ("enum", "const") and k not in ANNOTATIONS}
+        scoped = {marker: keyword for keyword, marker in UNEVALUATED.items()}
+        rest = {scoped.get(k, k): v for k, v in schema.items() if k not in ("enum", "const") and k not in ANNOTATIONS}
         keep = values
         if rest:
             import jsonschema
@@ -437,14 +542,18 @@ class SchemaCompiler:
                 keep = values
         return alt(*(self._literal_value(v) for v in keep))
 
-    def _literal_value(self, value: Any) -> Node:
+    def _literal_value(self, value: Any, level: int | None = None) -> Node:
+        """``value`` written at ``level`` (default: the current depth)."""
         if self.options.whitespace == "compact" or not isinstance(value, (dict, list)):
             return jt.value_literal(value)
+        level = self._depth if level is None else level
+        comma = _comma(*self._layout(level))
         if isinstance(value, list):
-            return seq(literal("["), self.ws, CommaList(tuple((self._literal_value(v), True) for v in value), None,
-                                                       self.comma), self.ws, literal("]"))
-        items = tuple((seq(jt.value_literal(k), self.colon, self._literal_value(v)), True) for k, v in value.items())
-        return seq(literal("{"), self.ws, CommaList(items, None, self.comma), self.ws, literal("}"))
+            body = CommaList(tuple((self._literal_value(v, level + 1), True) for v in value), None, comma)
+            return self._container("[", body, "]", level)
+        items = tuple((seq(jt.value_literal(k), self.colon, self._literal_value(v, level + 1)), True)
+                      for k, v in value.items())
+        return self._container("{", CommaList(items, None, comma), "}", level)
 
     # ---- types -----------------------------------------------------------------------------------
 
@@ -463,11 +572,12 @@ class SchemaCompiler:
 
     def _typed(self, kind: str, schema: dict, pointer: str) -> Node:
         if kind == "null":
-            return literal("null")
+            return Lexeme(literal("null"))
         if kind == "boolean":
-            return alt(literal("true"), literal("false"))
+            return Lexeme(alt(literal("true"), literal("false")))
         if kind in ("integer", "number"):
-            return self._number(kind, schema, pointer)
+            number = self._number(kind, schema, pointer)
+            return NOTHING if number == NOTHING else Lexeme(number)
         if kind == "string":
             return self._string(schema, pointer)
         if kind == "array":
@@ -541,9 +651,9 @@ class SchemaCompiler:
         hi = _count(schema, "maxItems", pointer, None)
         prefix = schema.get("prefixItems")
         items = schema.get("items")
-        rest: Any = True
+        rest: Any = schema.get(UNEVALUATED["unevaluatedItems"], True)
         if isinstance(items, list):  # draft 4-2019: positional items + additionalItems
-            prefix, rest = items, schema.get("additionalItems", True)
+            prefix, rest = items, schema.get("additionalItems", rest)
         elif items is not None:
             rest = items
         prefix = list(prefix or [])
@@ -573,9 +683,11 @@ class SchemaCompiler:
             return NOTHING
 
         def element(k: int) -> Node:
-            if k < len(prefix):
-                return self.compile(prefix[k], f"{pointer}/{'prefixItems' if 'prefixItems' in schema else 'items'}/{k}")
-            return self.compile(rest, f"{pointer}/{'items' if 'items' in schema else 'additionalItems'}")
+            with self._inside():
+                if k < len(prefix):
+                    return self.compile(prefix[k],
+                                        f"{pointer}/{'prefixItems' if 'prefixItems' in schema else 'items'}/{k}")
+                return self.compile(rest, f"{pointer}/{'items' if 'items' in schema else 'additionalItems'}")
 
         def tail(k: int) -> Node:  # elements k.. each preceded by a comma, given k already written
             if hi is not None and k >= hi:
@@ -590,7 +702,7 @@ class SchemaCompiler:
         else:
             body = seq(element(0), tail(1))
             body = body if lo > 0 else opt(body)
-        array = seq(literal("["), self.ws, body, self.ws, literal("]"))
+        array = self._container("[", body, "]")
         if counted is None:
             return array
         dfa = intersect_dfas(to_dfa(array, deadline=self.deadline), to_dfa(counted, deadline=self.deadline))
@@ -604,16 +716,18 @@ class SchemaCompiler:
         "at least c_min matching items" still holds with any other items.
         """
         depth = self.options.any_value_depth
-        node, issues, ordered = self._watched(contains, f"{pointer}/contains")
+        with self._inside():  # items are one level deeper than their array
+            node, issues, ordered = self._watched(contains, f"{pointer}/contains")
+        item_layout = self._layout(self._depth + 1)
         match = Automaton(to_dfa(node, deadline=self.deadline))
         if self._exact_issues(issues):
-            rest_dfa = difference_dfas(self.universe(ordered), match.dfa)
+            rest_dfa = difference_dfas(_universe(depth, *item_layout, ordered), match.dfa)
             other: Node = Automaton(rest_dfa) if rest_dfa.n_states else NOTHING
             self.report(pointer, "contains", f"items are counted among canonically written JSON values nested at most "
                         f"{depth} levels deep" + (" whose objects have at most one property" if ordered else ""),
                         "restricted")
         elif c_max is None:
-            other = _any_value(depth, self.options.whitespace, self.options.max_whitespace)
+            other = _any_value(depth, *item_layout)
             self.report(pointer, "contains", f"the other items are JSON values nested at most {depth} levels deep",
                         "restricted")
         else:
@@ -633,7 +747,7 @@ class SchemaCompiler:
             body = seq(head, Repeat(between, first - 1, c_max - 1), opt(seq(sep, others)))
         if c_min == 0:
             body = alt(opt(others), body)
-        return seq(literal("["), self.ws, body, self.ws, literal("]"))
+        return self._container("[", body, "]")
 
     def _object(self, schema: dict, pointer: str) -> Node:
         props = schema.get("properties", {}) or {}
@@ -644,8 +758,8 @@ class SchemaCompiler:
             raise SchemaError(f"{pointer}/required: must be an array")
         names = schema.get("propertyNames", True)
         if names is False:
-            return NOTHING if required else seq(literal("{"), self.ws, self.ws, literal("}"))
-        additional = schema.get("additionalProperties", True)
+            return NOTHING if required else self._container("{", EMPTY, "}")
+        additional = schema.get("additionalProperties", schema.get(UNEVALUATED["unevaluatedProperties"], True))
         patterns = self._patterns(schema, pointer)
         names_dfa = None
         if names not in (True, {}):
@@ -666,7 +780,11 @@ class SchemaCompiler:
 
         items: list[tuple[Node, bool]] = []
         for name in [*props, *(r for r in dict.fromkeys(required) if r not in props)]:
-            value = NOTHING if not key_ok(name) else self.compile(rule(name), f"{pointer}/properties/{_escape(name)}")
+            if not key_ok(name):
+                value = NOTHING
+            else:
+                with self._inside():
+                    value = self.compile(rule(name), f"{pointer}/properties/{_escape(name)}")
             if value == NOTHING:
                 if name in required:
                     return NOTHING
@@ -682,7 +800,7 @@ class SchemaCompiler:
             body = self._any_order(items, extra, lo, hi, pointer)
         else:
             body = CommaList(tuple(items), extra, self.comma, lo, hi)
-        return seq(literal("{"), self.ws, body, self.ws, literal("}"))
+        return self._container("{", body, "}")
 
     def _patterns(self, schema: dict, pointer: str) -> list[tuple[ByteDFA, Any]]:
         """patternProperties as (DFA over a key's JSON-encoded content, schema) pairs."""
@@ -728,7 +846,8 @@ class SchemaCompiler:
                 if key_dfa.n_states == 0:
                     continue
             where = f"{pointer}/additionalProperties" if not subset else f"{pointer}/patternProperties"
-            value = self.compile(value_schema, where)
+            with self._inside():
+                value = self.compile(value_schema, where)
             if value != NOTHING:
                 members.append(seq(Automaton(key_dfa), self.colon, value))
         return alt(*members) if members else None
@@ -764,8 +883,7 @@ class SchemaCompiler:
         body: Node = alt(*first)
         if lo or hi is not None:
             member = seq(jt.string_of(jt.any_string_content()), self.colon,
-                         _any_value(max(self.options.any_value_depth, 8), self.options.whitespace,
-                                    self.options.max_whitespace))
+                         _any_value(max(self.options.any_value_depth, 8), *self._layout(self._depth + 1)))
             counts = CommaList((), member, self.comma, lo, hi)
             dfa = intersect_dfas(to_dfa(body, deadline=self.deadline), to_dfa(counts, deadline=self.deadline))
             body = Automaton(dfa) if dfa.n_states else NOTHING
@@ -775,21 +893,105 @@ class SchemaCompiler:
         """Any JSON value nested at most ``depth`` levels (what ``{}`` / ``true`` allows, bounded)."""
         self.report("#", "*", f"values the schema leaves open are generated nested at most {depth} levels deep "
                     "(any_value_depth)", "restricted")
-        return _any_value(depth, self.options.whitespace, self.options.max_whitespace)
+        return _any_value(depth, *self._layout())
 
 
-@lru_cache(maxsize=32)
-def _any_value(depth: int, whitespace: str, max_whitespace: int) -> Node:
-    ws = Repeat(char_set(" \t\n\r"), 0, max_whitespace) if whitespace == "flexible" else EMPTY
-    comma, colon = seq(ws, literal(","), ws), seq(ws, literal(":"), ws)
+@lru_cache(maxsize=128)
+def _any_value(depth: int, whitespace: str, max_whitespace: int, indent: int = 0, level: int = 0) -> Node:
+    """Any JSON value nested at most ``depth`` levels, written at ``level`` (see SchemaCompiler._layout)."""
+    comma, colon = _comma(whitespace, max_whitespace, indent, level), _colon(whitespace, max_whitespace, indent, level)
     options = [literal("null"), literal("true"), literal("false"), jt.UNBOUNDED_NUMBER,
                jt.string_of(jt.any_string_content())]
     if depth > 0:
-        inner = _any_value(depth - 1, whitespace, max_whitespace)
-        options.append(seq(literal("["), ws, opt(seq(inner, Repeat(seq(comma, inner), 0, None))), ws, literal("]")))
+        inner = _any_value(depth - 1, whitespace, max_whitespace, indent, level + 1 if whitespace == "indented" else 0)
+        layout = (whitespace, max_whitespace, indent, level)
+        options.append(_bracketed("[", opt(seq(inner, Repeat(seq(comma, inner), 0, None))), "]", *layout))
         member = seq(jt.string_of(jt.any_string_content()), colon, inner)
-        options.append(seq(literal("{"), ws, CommaList((), member, comma), ws, literal("}")))
+        options.append(_bracketed("{", CommaList((), member, comma), "}", *layout))
     return Automaton(to_dfa(alt(*options)))
+
+
+def _ws(whitespace: str, max_whitespace: int) -> Node:
+    """Optional whitespace between tokens (flexible), else none."""
+    return Repeat(char_set(" \t\n\r"), 0, max_whitespace) if whitespace == "flexible" else EMPTY
+
+
+@lru_cache(maxsize=256)  # one node per layout: shared, not rebuilt at every use
+def _comma(whitespace: str, max_whitespace: int, indent: int, level: int) -> Node:
+    """The separator between the members of a container ``level`` deep."""
+    if whitespace == "indented":
+        return literal(",\n" + " " * (indent * (level + 1)))
+    ws = _ws(whitespace, max_whitespace)
+    return seq(ws, literal(","), ws)
+
+
+@lru_cache(maxsize=256)
+def _colon(whitespace: str, max_whitespace: int, indent: int, level: int) -> Node:
+    if whitespace == "indented":
+        return literal(": ")
+    ws = _ws(whitespace, max_whitespace)
+    return seq(ws, literal(":"), ws)
+
+
+def _bracketed(open_: str, body: Node, close: str, whitespace: str, max_whitespace: int, indent: int, level: int,
+               deadline: float | None = None) -> Node:
+    """A container ``level`` deep: ``body`` (its members and separators, or nothing) between brackets.
+
+    Indented, as json.dumps(indent=...) writes it: an empty container is ``[]``; otherwise each
+    member starts a line indented ``(level + 1) * indent`` and the closing bracket gets a line of
+    its own indented ``level * indent``.
+    """
+    if whitespace != "indented":
+        ws = _ws(whitespace, max_whitespace)
+        return seq(literal(open_), ws, body, ws, literal(close))
+    members, can_be_empty = _without_empty(body, deadline)
+    empty = literal(open_ + close) if can_be_empty else NOTHING
+    if members == NOTHING:
+        return empty
+    pad = " " * indent
+    return alt(seq(literal(f"{open_}\n{pad * (level + 1)}"), members, literal(f"\n{pad * level}{close}")), empty)
+
+
+def _nullable(node: Node) -> bool:
+    """Does ``node`` match the empty string?"""
+    if isinstance(node, Chars):
+        return False
+    if isinstance(node, Seq):
+        return all(_nullable(x) for x in node.items)
+    if isinstance(node, Alt):
+        return any(_nullable(x) for x in node.items)
+    if isinstance(node, Repeat):
+        return node.lo == 0 or _nullable(node.item)
+    if isinstance(node, Automaton):
+        return node.dfa.matches(b"")
+    if isinstance(node, CommaList):
+        members = [x for x, _ in node.items] + ([] if node.extra is None else [node.extra])
+        if any(_nullable(x) for x in members):
+            return to_dfa(node).matches(b"")
+        return node.min_count == 0 and not any(required for _, required in node.items)
+    wrapped = getattr(node, "item", None)  # a node marking another one (a lexeme)
+    return wrapped is not None and _nullable(wrapped)  # else a reference to a JSON value: never empty
+
+
+def _without_empty(node: Node, deadline: float | None = None) -> tuple[Node, bool]:
+    """``(node's language without the empty string, whether it held the empty string)``."""
+    if not _nullable(node):
+        return node, False
+    if node == EMPTY:
+        return NOTHING, True
+    if isinstance(node, Alt):
+        return alt(*(_without_empty(x, deadline)[0] for x in node.items)), True
+    if isinstance(node, Repeat) and not _nullable(node.item):
+        if node.hi == 0:
+            return NOTHING, True
+        return (node.item if node.hi == 1 else Repeat(node.item, 1, node.hi)), True
+    if isinstance(node, CommaList) and not any(_nullable(x) for x, _ in node.items) and \
+            (node.extra is None or not _nullable(node.extra)):
+        if node.max_count == 0 or (not node.items and node.extra is None):
+            return NOTHING, True
+        return CommaList(node.items, node.extra, node.sep, max(node.min_count, 1), node.max_count), True
+    rest = difference_dfas(to_dfa(node, deadline=deadline), to_dfa(EMPTY))
+    return (Automaton(rest) if rest.n_states else NOTHING), True
 
 
 def jt_key(name: str) -> bytes:
@@ -813,27 +1015,29 @@ def _keyword_groups(body: dict) -> list[dict]:
     return groups
 
 
-@lru_cache(maxsize=32)
-def _universe(depth: int, whitespace: str, max_whitespace: int, one_key_objects: bool) -> ByteDFA:
-    """JSON values as structgen writes them: json.dumps string escapes, numbers without exponent,
-    trailing fraction zeros or ``-0``, nested at most ``depth`` levels; with ``one_key_objects``,
-    objects of at most one property.
+@lru_cache(maxsize=128)
+def _universe(depth: int, whitespace: str, max_whitespace: int, indent: int, level: int,
+              one_key_objects: bool) -> ByteDFA:
+    """JSON values as structgen writes them at ``level`` (see SchemaCompiler._layout): json.dumps
+    string escapes, numbers without exponent, trailing fraction zeros or ``-0``, nested at most
+    ``depth`` levels; with ``one_key_objects``, objects of at most one property.
 
     Every language the compiler builds holds every value of this universe that validates (when no
     narrowing was reported), so ``universe - L(S)`` holds only values that do not validate against S.
     Property order and duplicate keys are the exception, hence the one-property objects for
     complements of schemas that fix an order.
     """
-    ws = Repeat(char_set(" \t\n\r"), 0, max_whitespace) if whitespace == "flexible" else EMPTY
-    comma, colon = seq(ws, literal(","), ws), seq(ws, literal(":"), ws)
+    comma, colon = _comma(whitespace, max_whitespace, indent, level), _colon(whitespace, max_whitespace, indent, level)
     options = [literal("null"), literal("true"), literal("false"), jt.CANONICAL_NUMBER,
                jt.string_of(jt.any_string_content())]
     if depth > 0:
-        inner = Automaton(_universe(depth - 1, whitespace, max_whitespace, one_key_objects))
-        options.append(seq(literal("["), ws, opt(seq(inner, Repeat(seq(comma, inner), 0, None))), ws, literal("]")))
+        inner_level = level + 1 if whitespace == "indented" else 0
+        inner = Automaton(_universe(depth - 1, whitespace, max_whitespace, indent, inner_level, one_key_objects))
+        layout = (whitespace, max_whitespace, indent, level)
+        options.append(_bracketed("[", opt(seq(inner, Repeat(seq(comma, inner), 0, None))), "]", *layout))
         member = seq(jt.string_of(jt.any_string_content()), colon, inner)
         members = opt(member) if one_key_objects else CommaList((), member, comma)
-        options.append(seq(literal("{"), ws, members, ws, literal("}")))
+        options.append(_bracketed("{", members, "}", *layout))
     return to_dfa(alt(*options))
 
 
@@ -975,6 +1179,28 @@ def _bounds(schema: dict, pointer: str):
     return lo, lo_excl, hi, hi_excl
 
 
+def _lower_unevaluated(schema: dict, pointer: str, compiler: SchemaCompiler) -> dict:
+    """A part's own unevaluated* as additionalProperties / items: exact where the part is flat."""
+    if "unevaluatedProperties" not in schema and "unevaluatedItems" not in schema:
+        return schema
+    out = dict(schema)
+    for keyword in UNEVALUATED:
+        value = out.pop(keyword, True)
+        if value is True or value == {}:
+            continue
+        applicators = [k for k in IN_PLACE if k in out]
+        if applicators or (keyword == "unevaluatedItems" and "contains" in out):
+            compiler.report(pointer, keyword, "not enforced in a subschema combined with others when it has its "
+                            f"own {', '.join(applicators) or 'contains'}")
+        elif keyword == "unevaluatedProperties":
+            out.setdefault("additionalProperties", value)
+        elif isinstance(out.get("items"), list):
+            out.setdefault("additionalItems", value)
+        else:
+            out.setdefault("items", value)
+    return out
+
+
 def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any:
     """The conjunction of two schemas as one schema, where keywords combine exactly."""
     if a is True or a == {}:
@@ -985,6 +1211,7 @@ def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any
         return False
     if not isinstance(a, dict) or not isinstance(b, dict):
         raise SchemaError(f"{pointer}: a schema must be an object or a boolean")
+    a, b = _lower_unevaluated(a, pointer, compiler), _lower_unevaluated(b, pointer, compiler)
     if any(k in a for k in CONDITIONAL_KEYWORDS) and any(k in b for k in CONDITIONAL_KEYWORDS):
         b = compiler._desugar(b, pointer)  # two if/then/else (or dependencies): as anyOf, they combine
     out = dict(a)
@@ -1010,7 +1237,9 @@ def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any
     if any(k in a for k in array_keys) and any(k in b for k in array_keys):
         out.pop("items", None), out.pop("additionalItems", None), out.pop("prefixItems", None)
         prefix, rest = _merge_elements(a, b, pointer, compiler)
-        out["prefixItems"], out["items"] = prefix, rest
+        out["prefixItems"] = prefix
+        if rest is not True:  # an explicit `items: true` would evaluate every item (unevaluatedItems)
+            out["items"] = rest
         b = {k: v for k, v in b.items() if k not in array_keys}
     for key, value in b.items():
         if key in ANNOTATIONS or key not in out:
@@ -1051,6 +1280,8 @@ def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any
             out[key] = merge_schemas(mine, value, f"{pointer}/{key}", compiler)
         elif key == "allOf":
             out[key] = [*mine, *value]
+        elif key in UNEVALUATED.values():
+            out[key] = merge_schemas(mine, value, pointer, compiler)
         elif key == "not":  # (not A) and (not B) = not (A or B)
             out[key] = {"anyOf": [mine, value]}
         elif key == "multipleOf" and isinstance(mine, int) and isinstance(value, int) and \

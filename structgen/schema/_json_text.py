@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -15,11 +16,13 @@ from structgen.automata._regular import (
     NOTHING,
     Automaton,
     Chars,
+    Lexeme,
     Node,
     Repeat,
     alt,
     char_set,
     chars,
+    difference_dfas,
     intersect,
     literal,
     negate,
@@ -52,7 +55,7 @@ def json_char(decoded: Chars) -> Node:
 
 
 def string_of(content: Node) -> Node:
-    return seq(QUOTE, content, QUOTE)
+    return Lexeme(seq(QUOTE, content, QUOTE))
 
 
 def any_string_content(min_length: int = 0, max_length: int | None = None) -> Node:
@@ -60,26 +63,20 @@ def any_string_content(min_length: int = 0, max_length: int | None = None) -> No
 
 
 def string_content_except(words: list[str]) -> Node:
-    """Encoded string content whose decoded value is none of ``words``."""
-    trie: dict = {}
-    for w in words:
-        node = trie
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[None] = True
+    """Encoded string content whose decoded value is none of ``words``.
 
-    def build(node: dict) -> Node:
-        options: list[Node] = []
-        if None not in node:
-            options.append(EMPTY)
-        children = [c for c in node if c is not None]
-        other = negate(char_set("".join(children))) if children else ANY_JSON_CHAR
-        options.append(seq(json_char(other), star(json_char(ANY_JSON_CHAR))))
-        for c in children:
-            options.append(seq(json_char(char_set(c)), build(node[c])))
-        return alt(*options)
+    Every character has one spelling here (json.dumps'), so excluding each word's spelling
+    excludes the word: a DFA difference against the cached any-content automaton.
+    """
+    if not words:
+        return any_string_content()
+    spelled = alt(*(literal(json.dumps(w, ensure_ascii=False)[1:-1]) for w in words))
+    return Automaton(difference_dfas(_any_content_dfa(), to_dfa(spelled)))
 
-    return build(trie)
+
+@lru_cache(maxsize=1)
+def _any_content_dfa() -> ByteDFA:
+    return to_dfa(any_string_content())
 
 
 def value_literal(value: Any) -> Node:
@@ -93,7 +90,7 @@ def value_literal(value: Any) -> Node:
         forms.append(literal(format(Decimal(repr(value)), "f")))
     elif isinstance(value, int) and not isinstance(value, bool):
         forms.append(literal(f"{value}.0"))
-    return alt(*forms)
+    return alt(*forms) if isinstance(value, (dict, list)) else Lexeme(alt(*forms))
 
 
 # ---- integers and decimals ------------------------------------------------------------------

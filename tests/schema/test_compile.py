@@ -18,10 +18,13 @@ from structgen import (
 def check(vocab, tokenizer, schema, passing=(), failing=(), **options):
     """Each passing value is accepted (string path and token path); each failing one refused."""
     constraint = compile_json_schema(schema, vocab, **options)
-    sep = (",", ":") if options.get("whitespace", "compact") == "compact" else (", ", ": ")
+    whitespace = options.get("whitespace", "compact")
+    sep = (",", ":") if whitespace == "compact" else (", ", ": ")
+    indent = options.get("indent", 2) if whitespace == "indented" else None
     for value, should_pass in [*((v, True) for v in passing), *((v, False) for v in failing)]:
         text = value if isinstance(value, str) and value.startswith("#raw:") else None
-        text = text[5:] if text else json.dumps(value, ensure_ascii=False, separators=sep)
+        text = text[5:] if text else json.dumps(value, ensure_ascii=False, separators=None if indent is not None
+                                                else sep, indent=indent)
         assert constraint.matches(text) == should_pass, (schema, text)
         matcher = constraint.matcher()
         ids = tokenizer.encode(text, add_special_tokens=False)
@@ -85,11 +88,12 @@ def test_flexible_whitespace_is_bounded(smollm2_vocab, smollm2_tokenizer):
           ["#raw:{\"a\":[1,     2]}"], whitespace="flexible", max_whitespace=2)
 
 
-def test_recursion_is_unrolled_to_a_bounded_depth_and_reported(smollm2_vocab, smollm2_tokenizer):
+def test_recursion_unrolled_on_request_is_bounded_and_reported(smollm2_vocab, smollm2_tokenizer):
     tree = {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#"}}},
             "additionalProperties": False}
     constraint = check(smollm2_vocab, smollm2_tokenizer, tree, [{}, {"children": [{"children": [{}]}]}],
-                       [{"children": [{"children": [{"children": [{"children": [{}]}]}]}]}], max_recursion=3)
+                       [{"children": [{"children": [{"children": [{"children": [{}]}]}]}]}],
+                       recursion="unroll", max_recursion=3)
     assert [i.kind for i in constraint.schema_issues] == ["restricted"]
 
 
@@ -109,7 +113,8 @@ UNSUPPORTED = [
     ({"type": "array", "not": {"uniqueItems": True}}, "#/not: the negated schema is itself enforced only in part"),
     ({"properties": {"a": {"type": "number", "multipleOf": 0.123456789}}}, "#/properties/a/multipleOf"),
     ({"type": "array", "contains": {"type": "array", "uniqueItems": True}, "maxContains": 1}, "#/maxContains"),
-    ({"type": "object", "unevaluatedProperties": False}, "#/unevaluatedProperties: not enforced yet"),
+    ({"type": "object", "unevaluatedProperties": False, "not": {"required": ["a"]}},
+     "#/unevaluatedProperties: not enforced next to not"),
     ({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, "#/oneOf: branches 0 and 1 may overlap"),
     ({"$ref": "http://example.com/s.json"}, "points outside this schema document"),
 ]
@@ -129,8 +134,9 @@ def test_lenient_compiles_and_warns_with_the_same_list(smollm2_vocab):
 
 
 def test_schema_report_lists_issues_without_a_vocabulary():
-    report = schema_report({"type": "array", "uniqueItems": True, "unevaluatedItems": False})
-    assert [str(i) for i in report.unsupported] == ["#/unevaluatedItems: not enforced yet"]
+    report = schema_report({"type": "array", "uniqueItems": True, "unevaluatedItems": False, "contains": {}})
+    assert [str(i) for i in report.unsupported] == [
+        "#/unevaluatedItems: not enforced next to contains (the items or properties those evaluate are not tracked)"]
     assert "uniqueItems" in [i.keyword for i in report.restricted]
 
 
