@@ -162,6 +162,11 @@ def test_compile_with_smollm2_prints_states_and_times(capsys):
     assert main(["compile", TINY, "--format", "json", "--whitespace", "flexible"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["dfa_states"] > 1 and stats["masks_computed"] >= 1 and stats["compile_ms"] >= 0
+    assert main(["compile", TINY, "--format", "json"]) == 0
+    compact = json.loads(capsys.readouterr().out)
+    assert main(["compile", TINY, "--format", "json", "--whitespace", "indented"]) == 0
+    indented = json.loads(capsys.readouterr().out)
+    assert indented["dfa_states"] > compact["dfa_states"]  # '{\n  "ok": true\n}' spells more bytes
 
 
 def test_compile_of_a_recursive_schema_reports_its_grammar(capsys):

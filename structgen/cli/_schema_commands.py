@@ -50,8 +50,9 @@ def _add_check(subparsers: Any) -> None:
 
 def _add_schema_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lenient", action="store_true", help="compile even if some keywords are not enforced")
-    p.add_argument("--whitespace", choices=("compact", "flexible"), default="compact",
-                   help="compact: no whitespace between JSON tokens; flexible: a little is allowed")
+    p.add_argument("--whitespace", choices=("compact", "flexible", "indented"), default="compact",
+                   help="compact: no whitespace between JSON tokens; flexible: a little is allowed; "
+                   "indented: exactly json.dumps(value, indent=2)")
 
 
 def _add_compile(subparsers: Any) -> None:
