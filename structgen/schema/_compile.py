@@ -48,10 +48,10 @@ class SchemaReport:
         return [i for i in self.issues if i.kind == "restricted"]
 
 
-def schema_report(schema: Any, **options: Any) -> SchemaReport:
+def schema_report(schema: Any, *, documents: dict[str, Any] | None = None, **options: Any) -> SchemaReport:
     """Analyse a schema without a vocabulary: which keywords are not (exactly) enforced, and where."""
     document, _ = load_schema(schema)
-    compiler = SchemaCompiler(document, SchemaOptions(**options))
+    compiler = SchemaCompiler(document, SchemaOptions(**options), documents=documents)
     compiler.compile(document)
     return SchemaReport(list(compiler.issues))
 
@@ -74,28 +74,32 @@ def compile_json_schema(
     lenient: bool = False,
     time_limit: float = 10.0,
     index: IndexMode = "lazy",
+    documents: dict[str, Any] | None = None,
     **options: Any,
 ) -> Constraint:
     """Compile a JSON Schema (drafts 4 to 2020-12), JSON text or pydantic model class against ``vocab``.
 
     A keyword structgen does not enforce raises ``UnsupportedFeatureError`` naming each keyword
     and its schema location; ``lenient=True`` compiles anyway and warns with the same list.
-    Sound narrowings (bounded recursion, ``uniqueItems`` by one item) never raise; they are on
-    ``constraint.schema_issues``. ``options`` are ``SchemaOptions`` fields (``whitespace``:
-    "compact" (default), "flexible" (up to ``max_whitespace`` between tokens) or "indented"
-    (exactly ``json.dumps(value, indent=indent)``, ``indent`` 2 by default); ``any_value_depth``,
-    ``max_recursion``, ``property_order`` ("schema" or "any"), ``max_any_order``).
+    Sound narrowings (``uniqueItems`` by one item, open values to a depth) never raise; they are on
+    ``constraint.schema_issues``. A recursive schema (a ``$ref`` cycle) compiles to a context-free
+    constraint (a ``GrammarConstraint``) that takes any depth. ``documents`` maps URIs to the
+    schema documents that remote ``$ref`` s name (nothing is fetched). ``options`` are
+    ``SchemaOptions`` fields (``whitespace``: "compact" (default), "flexible" (up to
+    ``max_whitespace`` between tokens) or "indented" (exactly ``json.dumps(value, indent=indent)``,
+    ``indent`` 2 by default); ``any_value_depth``, ``recursion`` ("grammar", or "unroll" to
+    ``max_recursion`` levels), ``property_order`` ("schema" or "any"), ``max_any_order``).
     """
     document, model = load_schema(schema)
     deadline = time.monotonic() + time_limit
     settings = SchemaOptions(**options)
-    compiler = SchemaCompiler(document, settings, deadline)
+    compiler = SchemaCompiler(document, settings, deadline, documents)
     try:
         node = compiler.compile(document)
     except NotRegularError:
         # a recursive rule met an operation only regular languages have (`not`, `contains`,
         # property_order="any" ...): unroll the recursion instead (reported as a narrowing)
-        compiler = SchemaCompiler(document, replace(settings, recursion="unroll"), deadline)
+        compiler = SchemaCompiler(document, replace(settings, recursion="unroll"), deadline, documents)
         node = compiler.compile(document)
     if time.monotonic() > deadline:
         raise CompileTimeoutError(f"compiling the schema ran past its {time_limit} s time limit")

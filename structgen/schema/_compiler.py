@@ -131,11 +131,12 @@ class _Context:
 class SchemaCompiler:
     """Compiles one schema document (with its ``$ref`` targets) to regular IR."""
 
-    def __init__(self, root: Any, options: SchemaOptions, deadline: float | None = None) -> None:
+    def __init__(self, root: Any, options: SchemaOptions, deadline: float | None = None,
+                 documents: dict[str, Any] | None = None) -> None:
         self.deadline = deadline
         self.root = root
         self.options = options
-        self.refs = RefResolver(root)
+        self.refs = RefResolver(root, documents)
         self.ctx = _Context()
         # recursion="grammar": the $ref targets being compiled now, those found to recur, and the
         # finished recursive ones (target pointer -> its language, with Refs to itself and others)

@@ -20,23 +20,39 @@ def _escape(token: str) -> str:
 
 
 class RefResolver:
-    """Finds the subschema a ``$ref`` names, within the root document only (no network, no files)."""
+    """Finds the subschema a ``$ref`` names: in the root document, or in the documents the caller
+    registered by URI (``documents``); never on the network or the file system.
 
-    def __init__(self, root: Any) -> None:
+    Subschemas of a registered document have pointers ``"<uri>#/..."``, the root's ``"#/..."``.
+    """
+
+    def __init__(self, root: Any, documents: dict[str, Any] | None = None) -> None:
         self.root = root
         self.resources: dict[str, tuple[Any, str]] = {}
         self.anchors: dict[str, tuple[Any, str]] = {}
         self.bases: dict[str, str] = {}
+        dialect = root.get("$schema") if isinstance(root, dict) else None
+        # drafts 4-7 ignore every sibling of $ref, $id included; 2019-09 and later do not
+        self._id_beside_ref = isinstance(dialect, str) and ("2019-09" in dialect or "2020-12" in dialect)
         root_id = root.get("$id", root.get("id")) if isinstance(root, dict) else None
         base = urljoin(_DEFAULT_BASE, root_id) if isinstance(root_id, str) else _DEFAULT_BASE
         self._index(root, "#", urldefrag(base)[0])
         self.resources.setdefault(urldefrag(base)[0], (root, "#"))
         self.resources.setdefault(_DEFAULT_BASE, (root, "#"))
+        for uri, document in (documents or {}).items():
+            if not isinstance(uri, str):
+                raise SchemaError(f"a registered schema document needs a URI string as its key, not {uri!r}")
+            doc = urldefrag(uri)[0]
+            ident = document.get("$id", document.get("id")) if isinstance(document, dict) else None
+            doc_base = urldefrag(urljoin(doc, ident))[0] if isinstance(ident, str) else doc
+            self._index(document, f"{doc}#", doc_base)
+            self.resources.setdefault(doc, (document, f"{doc}#"))
+            self.resources.setdefault(doc_base, (document, f"{doc}#"))
 
     def _index(self, node: Any, pointer: str, base: str) -> None:
         if isinstance(node, dict):
             ident = node.get("$id", node.get("id"))
-            if isinstance(ident, str) and "$ref" not in node:
+            if isinstance(ident, str) and ("$ref" not in node or self._id_beside_ref):
                 absolute = urljoin(base, ident)
                 doc, fragment = urldefrag(absolute)
                 if fragment:  # draft 4-7 spelling of an anchor: {"$id": "#foo"}
@@ -56,18 +72,21 @@ class RefResolver:
                 self._index(value, f"{pointer}/{i}", base)
 
     def base_of(self, pointer: str) -> str:
-        while pointer not in self.bases and "/" in pointer:
+        while pointer not in self.bases and "/" in pointer.partition("#")[2]:
             pointer = pointer.rsplit("/", 1)[0]
         return self.bases.get(pointer, _DEFAULT_BASE)
 
     def resolve(self, ref: str, where: str) -> tuple[Any, str]:
         """Return ``(subschema, its JSON pointer)`` for a ``$ref`` found in the schema at ``where``."""
-        absolute = urljoin(self.base_of(where.removesuffix("/$ref")), ref)
+        base = self.base_of(where.removesuffix("/$ref"))
+        # urljoin leaves a fragment alone against a base it cannot join with (urn:, tag:)
+        absolute = urldefrag(base)[0] + ref if ref.startswith("#") else urljoin(base, ref)
         if absolute in self.anchors:
             return self.anchors[absolute]
         doc, fragment = urldefrag(absolute)
         if doc not in self.resources:
-            raise UnsupportedFeatureError(f"{where}: $ref {ref!r} points outside this schema document")
+            raise UnsupportedFeatureError(f"{where}: $ref {ref!r} points outside this schema document "
+                                          "(register the document it names with documents={uri: schema})")
         node, pointer = self.resources[doc]
         if not fragment:
             return node, pointer

@@ -13,6 +13,7 @@ is refused or the end is not accepting.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from collections import Counter
 from pathlib import Path
@@ -22,6 +23,15 @@ from structgen import StructgenError, compile_json_schema
 SUITE = Path(__file__).resolve().parents[3] / "shared" / "data" / "json-schema-test-suite" / "tests"
 DRAFTS = ["draft4", "draft6", "draft7", "draft2019-09", "draft2020-12"]
 BASELINE = Path(__file__).with_name("test_suite_baseline.json")
+REMOTES = SUITE.parent / "remotes"
+
+
+@functools.cache
+def remote_documents() -> dict[str, object]:
+    """The suite's remote schemas by the URI its tests use for them (served, in the suite's own
+    runner, at http://localhost:1234/): structgen takes them as registered documents."""
+    return {f"http://localhost:1234/{p.relative_to(REMOTES).as_posix()}": json.loads(p.read_text())
+            for p in sorted(REMOTES.rglob("*.json"))}
 
 
 def _accepts(constraint, token_ids: list[int]) -> bool:
@@ -89,7 +99,8 @@ def run_file(path: Path, vocab, encode, **options) -> Counter:
     layout = {k: options[k] for k in ("whitespace", "indent") if k in options}
     for group in json.loads(path.read_text()):
         try:
-            constraint = compile_json_schema(group["schema"], vocab, time_limit=20, **options)
+            constraint = compile_json_schema(group["schema"], vocab, time_limit=20, documents=remote_documents(),
+                                             **options)
         except StructgenError:
             counts["compile_error"] += len(group["tests"])
             continue

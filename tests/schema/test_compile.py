@@ -159,3 +159,20 @@ def test_compile_time_limit_stops_a_huge_schema(smollm2_vocab):
     huge = {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 20}
     with pytest.raises(CompileTimeoutError):
         compile_json_schema(huge, smollm2_vocab, time_limit=0.05)
+
+
+def test_remote_refs_resolve_against_registered_documents(smollm2_vocab):
+    documents = {"https://example.com/defs.json": {"$defs": {"id": {"type": "integer", "minimum": 1}}}}
+    schema = {"properties": {"id": {"$ref": "https://example.com/defs.json#/$defs/id"}}, "required": ["id"]}
+    constraint = compile_json_schema(schema, smollm2_vocab, documents=documents)
+    assert constraint.matches('{"id":3}') and not constraint.matches('{"id":0}')
+    with pytest.raises(UnsupportedFeatureError, match="register the document it names"):
+        compile_json_schema(schema, smollm2_vocab)
+
+
+def test_fragment_refs_resolve_under_a_urn_base(smollm2_vocab):
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+              "$id": "urn:uuid:deadbeef-1234-0000-0000-4321feebdaed",
+              "properties": {"foo": {"$ref": "#/$defs/bar"}}, "$defs": {"bar": {"type": "string"}}}
+    constraint = compile_json_schema(schema, smollm2_vocab)
+    assert constraint.matches('{"foo":"a"}') and not constraint.matches('{"foo":1}')
