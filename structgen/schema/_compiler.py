@@ -361,14 +361,45 @@ class SchemaCompiler:
             with self._entering(targets, where) as ok:
                 nodes.append(self.compile(merge_schemas(base, branch, where, self), where) if ok else NOTHING)
         if keyword == "oneOf" and len(nodes) > 1:
-            resolved = [self._resolved(b, pointer)[0] for b in branches]
-            for i in range(len(resolved)):
-                for j in range(i + 1, len(resolved)):
-                    if not self._disjoint(merge_schemas(base, resolved[i], pointer, self),
-                                          merge_schemas(base, resolved[j], pointer, self)):
-                        self.report(pointer, "oneOf", f"branches {i} and {j} may overlap; "
-                                    "exclusivity is not enforced")
+            resolved = [merge_schemas(base, self._resolved(b, pointer)[0], pointer, self) for b in branches]
+            overlaps = [(i, j) for i in range(len(resolved)) for j in range(i + 1, len(resolved))
+                        if not self._disjoint(resolved[i], resolved[j])]
+            if overlaps:
+                nodes = self._exclusive(resolved, nodes, overlaps, pointer)
         return alt(*nodes)
+
+    def _exclusive(self, branches: list, nodes: list[Node], overlaps: list[tuple[int, int]],
+                   pointer: str) -> list[Node]:
+        """oneOf branches that may overlap, each minus the others it may overlap (exact, or reported).
+
+        Branch i keeps the canonically written values of L(i) that no overlapping branch j holds,
+        j's language taken with properties in any order (a value written in i's order must not
+        escape it). That is exact where those languages are: no narrowing reported for them.
+        """
+        involved = sorted({k for pair in overlaps for k in pair})
+        saved = self.options
+        self.options = replace(saved, property_order="any")
+        try:
+            watched = {k: self._watched(branches[k], f"{pointer}/oneOf/{k}") for k in involved}
+        finally:
+            self.options = saved
+        if any(not self._exact_issues(issues) for _, issues, _ in watched.values()):
+            for i, j in overlaps:
+                self.report(pointer, "oneOf", f"branches {i} and {j} may overlap; exclusivity is not enforced "
+                            "(a branch is itself enforced only in part)")
+            return nodes
+        dfas = {k: to_dfa(node, deadline=self.deadline) for k, (node, _, _) in watched.items()}
+        universe = self.universe(False)
+        out = list(nodes)
+        for k in involved:
+            keep = intersect_dfas(to_dfa(nodes[k], deadline=self.deadline), universe)
+            for i, j in overlaps:
+                if k in (i, j):
+                    keep = difference_dfas(keep, dfas[j if k == i else i])
+            out[k] = Automaton(keep) if keep.n_states else NOTHING
+        self.report(pointer, "oneOf", "overlapping branches are made exclusive within canonically written JSON "
+                    f"values nested at most {self.options.any_value_depth} levels deep", "restricted")
+        return out
 
     # ---- conditionals, dependencies and negation ----------------------------------------------------
     # if/then/else and dependent* are rewritten to anyOf/not (exact); `not` is pushed into the
