@@ -557,6 +557,8 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
     ``deadline`` is a ``time.monotonic()`` value past which compilation stops with
     ``CompileTimeoutError``.
     """
+    if isinstance(node, Automaton):
+        return node.dfa
     nfa = _NFA(max_states, deadline)
     cache_key = (nfa.generation, nfa.key(node), max_states)
     with _DFA_CACHE_LOCK:

@@ -10,7 +10,7 @@ from typing import Any
 
 from structgen._constraint import Constraint, IndexMode, index_for
 from structgen._errors import CompileTimeoutError, SchemaError, UnsatisfiableConstraintError, UnsupportedFeatureError
-from structgen.automata._regular import Node, NotRegularError, to_dfa
+from structgen.automata._regular import Node, NotRegularError, Ref, to_dfa
 from structgen.schema._compiler import SchemaCompiler, SchemaIssue, SchemaOptions
 from structgen.vocab import Vocabulary
 
@@ -56,15 +56,54 @@ def schema_report(schema: Any, *, documents: dict[str, Any] | None = None, **opt
     return SchemaReport(list(compiler.issues))
 
 
-def _grammar_constraint(node: Node, rules: dict[str, Node], vocab: Vocabulary, deadline: float) -> Constraint:
-    """A recursive schema's language as a context-free constraint (the grammar engine)."""
+def _grammar_constraint(node: Node, compiler: SchemaCompiler, vocab: Vocabulary, deadline: float) -> Constraint:
+    """The schema's language as a context-free constraint (the grammar engine).
+
+    Open values become the unbounded JSON value rule there; where every one did, the depth
+    narrowing is no longer reported.
+    """
     from structgen.grammar._cfg import prepare
     from structgen.grammar._compile import GrammarConstraint
     from structgen.grammar._engine import GrammarEngine
+    from structgen.schema._compiler import OPEN_VALUE
     from structgen.schema._grammar import schema_grammar
 
-    grammar = prepare(schema_grammar(node, rules, deadline), "JSON schema")
-    return GrammarConstraint(GrammarEngine(grammar, vocab), "JSON schema")  # type: ignore[return-value]
+    rules = dict(compiler.rules)
+    open_rule = compiler.open_value_rule()
+    replace = {}
+    if open_rule is not None and compiler.open_values:
+        rules[OPEN_VALUE] = open_rule
+        replace = {id(n): Ref(OPEN_VALUE) for n in compiler.open_values}
+    grammar, replaced = schema_grammar(node, rules, deadline, replace)
+    constraint = GrammarConstraint(GrammarEngine(prepare(grammar, "JSON schema"), vocab), "JSON schema")
+    issues = list(compiler.issues)
+    if replace and replaced == set(replace):
+        issues = [i for i in issues if i.keyword != "*"]
+    constraint.schema_issues = issues
+    return constraint  # type: ignore[return-value]
+
+
+# a whole-schema DFA gets this share of the time limit; past it (or past the automaton size
+# limit) the schema compiles to the grammar engine, which never determinises the whole schema
+_DFA_SHARE = 0.25
+_DFA_MAX_STATES = 200_000
+
+
+def _regular_constraint(node: Node, compiler: SchemaCompiler, vocab: Vocabulary, index: IndexMode, deadline: float,
+                        time_limit: float) -> Constraint | None:
+    """The schema as one DFA, or None where it recurs or its DFA is too large or slow to build."""
+    if compiler.rules:
+        return None
+    try:
+        dfa = to_dfa(node, max_states=_DFA_MAX_STATES,
+                     deadline=min(deadline, time.monotonic() + _DFA_SHARE * time_limit))
+    except (CompileTimeoutError, UnsupportedFeatureError):  # too slow, or past the size limit
+        if time.monotonic() > deadline:
+            raise
+        return None
+    constraint = Constraint(index_for(dfa, vocab, index), "JSON schema")
+    constraint.schema_issues = list(compiler.issues)
+    return constraint
 
 
 def compile_json_schema(
@@ -112,12 +151,10 @@ def compile_json_schema(
             )
         warnings.warn(f"these schema keywords are not enforced:\n{listing}", stacklevel=2)
     try:
-        if compiler.rules:
-            constraint: Constraint = _grammar_constraint(node, compiler.rules, vocab, deadline)
-        else:
-            constraint = Constraint(index_for(to_dfa(node, deadline=deadline), vocab, index), "JSON schema")
+        constraint = _regular_constraint(node, compiler, vocab, index, deadline, time_limit)
+        if constraint is None:
+            constraint = _grammar_constraint(node, compiler, vocab, deadline)
     except UnsatisfiableConstraintError as exc:
         raise UnsatisfiableConstraintError(f"JSON schema: {exc}") from None
-    constraint.schema_issues = list(compiler.issues)
     constraint.pydantic_model = model
     return constraint

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
 
-from structgen._errors import SchemaError, UnsupportedFeatureError
+from structgen._errors import CompileTimeoutError, SchemaError, UnsupportedFeatureError
 from structgen.automata._dfa import ByteDFA
 from structgen.automata._regular import (
     EMPTY,
@@ -75,10 +76,12 @@ GENERIC = {"type", "enum", "const", "$ref", "allOf", "anyOf", "oneOf", "not", "i
 ASSERTIONS = frozenset().union(GENERIC, *TYPE_KEYWORDS.values())
 ALL_TYPES = ("null", "boolean", "object", "array", "string", "integer", "number")
 CONDITIONAL_KEYWORDS = ("if", "then", "else", "dependentRequired", "dependentSchemas", "dependencies")
+OPEN_VALUE = "<any JSON value>"  # the rule name of open values in a grammar
 # unevaluated* of the schema being compiled, as a marker scoped to it (see _scope_unevaluated)
 UNEVALUATED = {"unevaluatedProperties": "__unevaluatedProperties", "unevaluatedItems": "__unevaluatedItems"}
 IN_PLACE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas", "dependencies", "$ref",
             "$dynamicRef", "$recursiveRef")
+_EXCLUSIVE_BUDGET_S = 2.0  # seconds per compile for overlapping oneOf branches' differences
 MAX_CONDITIONS = 6  # each condition doubles the anyOf branches a schema compiles to
 MAX_PATTERN_PROPERTIES = 4  # keys are split by the subset of patterns they match: 2**n key languages
 # keywords whose meanings depend on each other: negated together, never split apart
@@ -120,6 +123,7 @@ class SchemaOptions:
     max_recursion: int = 3  # how deep a recursive $ref is unrolled (deeper: not generated)
     property_order: Literal["schema", "any"] = "schema"  # "any": named properties in any order
     max_any_order: int = 6  # property_order="any" for at most this many named properties (2**n states)
+    max_count: int = 1024  # maxLength / maxItems above this are generated up to it (a reported narrowing)
 
 
 @dataclass
@@ -143,6 +147,8 @@ class SchemaCompiler:
         self._open: set[str] = set()
         self._recurring: set[str] = set()
         self.rules: dict[str, Node] = {}
+        self.open_values: list[Node] = []  # the bounded open values in the IR (see any_value)
+        self._exclusive_budget = _EXCLUSIVE_BUDGET_S  # seconds left for overlapping oneOfs (see _exclusive)
         # issue sinks of the sub-compiles in progress (see _watched), and a count of the object
         # languages that fix a property order: a complement taken against those must not offer
         # the same properties in another order
@@ -377,16 +383,26 @@ class SchemaCompiler:
         escape it). That is exact where those languages are: no narrowing reported for them.
         """
         involved = sorted({k for pair in overlaps for k in pair})
-        saved = self.options
+        saved, deadline = self.options, self.deadline
         self.options = replace(saved, property_order="any")
+        # any order costs an automaton per subset of properties: within the compile's budget for
+        # it (shared by all its oneOfs), or not at all
+        started = time.monotonic()
+        budget = started + self._exclusive_budget
+        self.deadline = budget if deadline is None else min(deadline, budget)
         try:
             watched = {k: self._watched(branches[k], f"{pointer}/oneOf/{k}") for k in involved}
+        except CompileTimeoutError:
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+            watched = None
         finally:
-            self.options = saved
-        if any(not self._exact_issues(issues) for _, issues, _ in watched.values()):
+            self.options, self.deadline = saved, deadline
+            self._exclusive_budget = max(0.0, self._exclusive_budget - (time.monotonic() - started))
+        if watched is None or any(not self._exact_issues(issues) for _, issues, _ in watched.values()):
+            why = "a branch is itself enforced only in part" if watched else "the branches are too large to compare"
             for i, j in overlaps:
-                self.report(pointer, "oneOf", f"branches {i} and {j} may overlap; exclusivity is not enforced "
-                            "(a branch is itself enforced only in part)")
+                self.report(pointer, "oneOf", f"branches {i} and {j} may overlap; exclusivity is not enforced ({why})")
             return nodes
         dfas = {k: to_dfa(node, deadline=self.deadline) for k, (node, _, _) in watched.items()}
         universe = self.universe(False)
@@ -650,7 +666,7 @@ class SchemaCompiler:
 
     def _string(self, schema: dict, pointer: str) -> Node:
         lo = _count(schema, "minLength", pointer, 0)
-        hi = _count(schema, "maxLength", pointer, None)
+        hi = self._clamped(_count(schema, "maxLength", pointer, None), lo, pointer, "maxLength", "characters")
         parts: list[Node] = []
         fmt = schema.get("format")
         if isinstance(fmt, str):
@@ -678,9 +694,18 @@ class SchemaCompiler:
             content = Automaton(dfa) if dfa.n_states else NOTHING
         return jt.string_of(content)
 
+    def _clamped(self, hi: int | None, lo: int, pointer: str, keyword: str, unit: str) -> int | None:
+        """An upper count past ``max_count`` is generated up to ``max_count`` (each one more is an
+        automaton copy of the item: 10,000 characters do not fit); reported as a narrowing."""
+        cap = max(lo, self.options.max_count)
+        if hi is None or hi <= cap:
+            return hi
+        self.report(pointer, keyword, f"{keyword} {hi}: generated up to {cap} {unit} (max_count)", "restricted")
+        return cap
+
     def _array(self, schema: dict, pointer: str) -> Node:
         lo = _count(schema, "minItems", pointer, 0)
-        hi = _count(schema, "maxItems", pointer, None)
+        hi = self._clamped(_count(schema, "maxItems", pointer, None), lo, pointer, "maxItems", "items")
         prefix = schema.get("prefixItems")
         items = schema.get("items")
         rest: Any = schema.get(UNEVALUATED["unevaluatedItems"], True)
@@ -922,10 +947,28 @@ class SchemaCompiler:
         return body
 
     def any_value(self, depth: int) -> Node:
-        """Any JSON value nested at most ``depth`` levels (what ``{}`` / ``true`` allows, bounded)."""
+        """Any JSON value nested at most ``depth`` levels (what ``{}`` / ``true`` allows, bounded).
+
+        The result is a fresh wrapper recorded in ``open_values``: a grammar built from the IR
+        puts the unbounded JSON value rule (``open_value_rule``) in its place.
+        """
         self.report("#", "*", f"values the schema leaves open are generated nested at most {depth} levels deep "
                     "(any_value_depth)", "restricted")
-        return _any_value(depth, *self._layout())
+        node = Lexeme(_any_value(depth, *self._layout()))
+        self.open_values.append(node)
+        return node
+
+    def open_value_rule(self) -> Node | None:
+        """Any JSON value, any depth, written as the options say; None where indentation needs the depth."""
+        whitespace, max_whitespace, _, _ = self._layout()
+        if whitespace == "indented":
+            return None
+        value = Ref(OPEN_VALUE)
+        comma, colon, ws = _comma(whitespace, max_whitespace, 0, 0), _colon(whitespace, max_whitespace, 0, 0), self.ws
+        string = jt.string_of(jt.any_string_content())
+        return alt(Lexeme(literal("null")), Lexeme(alt(literal("true"), literal("false"))), Lexeme(jt.UNBOUNDED_NUMBER),
+                   string, seq(literal("["), ws, opt(seq(value, star(seq(comma, value)))), ws, literal("]")),
+                   seq(literal("{"), ws, CommaList((), seq(string, colon, value), comma), ws, literal("}")))
 
 
 @lru_cache(maxsize=128)

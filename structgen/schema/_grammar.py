@@ -31,8 +31,10 @@ Symbols = tuple[int, ...]
 
 
 class _Builder:
-    def __init__(self, rules: dict[str, Node], deadline: float | None) -> None:
+    def __init__(self, rules: dict[str, Node], deadline: float | None, replace: dict[int, Node]) -> None:
         self.deadline = deadline
+        self._replace = replace  # id(node) -> the node emitted in its place
+        self.replaced: set[int] = set()
         self.terminals: list[Terminal] = []
         self.nonterminals: list[str] = []
         self.productions: list[tuple[int, Symbols]] = []
@@ -78,6 +80,9 @@ class _Builder:
         hit = self._emitted.get(id(node))
         if hit is not None:
             return hit
+        if id(node) in self._replace:
+            self.replaced.add(id(node))
+            return self.emit(self._replace[id(node)])
         if isinstance(node, Ref):
             out: Symbols = (nonterminal(self.named(node.name)),)
         elif isinstance(node, (Chars, Automaton)) or (isinstance(node, Lexeme) and not self.has_ref(node)):
@@ -174,9 +179,15 @@ class _Builder:
         return (nonterminal(rest(0, 0)),)
 
 
-def schema_grammar(root: Node, rules: dict[str, Node], deadline: float | None = None) -> Grammar:
-    """The grammar of ``root``, whose ``Ref`` s name the recursive languages in ``rules``."""
-    builder = _Builder(rules, deadline)
+def schema_grammar(
+    root: Node, rules: dict[str, Node], deadline: float | None = None, replace: dict[int, Node] | None = None
+) -> tuple[Grammar, set[int]]:
+    """The grammar of ``root``, whose ``Ref`` s name the languages in ``rules``.
+
+    ``replace`` maps ``id(node)`` of nodes in the tree to the node to emit in their place (the
+    unbounded open value for a bounded one); returns the grammar and the ids it replaced.
+    """
+    builder = _Builder(rules, deadline, replace or {})
     start = builder.new_nonterminal("start")
     builder.productions.append((start, builder.emit(root)))
-    return Grammar(builder.terminals, builder.nonterminals, builder.productions, start)
+    return Grammar(builder.terminals, builder.nonterminals, builder.productions, start), builder.replaced
