@@ -498,6 +498,8 @@ class SchemaCompiler:
                 return None  # the non-integral numbers are no type
             others = [t for t in ALL_TYPES if t not in declared and not (t == "integer" and "number" not in declared)]
             return {"type": others} if others else False
+        if set(body) == {"allOf"} and isinstance(body["allOf"], list) and body["allOf"]:
+            return {"anyOf": [{"not": part} for part in body["allOf"]]}  # not (A and B) = not A or not B
         if set(body) == {"required"} and isinstance(body["required"], list):
             names = body["required"]
             if not names:

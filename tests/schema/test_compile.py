@@ -177,3 +177,12 @@ def test_fragment_refs_resolve_under_a_urn_base(smollm2_vocab):
               "properties": {"foo": {"$ref": "#/$defs/bar"}}, "$defs": {"bar": {"type": "string"}}}
     constraint = compile_json_schema(schema, smollm2_vocab)
     assert constraint.matches('{"foo":"a"}') and not constraint.matches('{"foo":1}')
+
+
+def test_not_of_all_of_is_the_any_of_of_the_negations(smollm2_vocab):
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "object"}},
+              "not": {"allOf": [{"required": ["a"]}, {"required": ["b"]}]}}
+    constraint = compile_json_schema(schema, smollm2_vocab)
+    assert not any(i.keyword == "not" for i in constraint.schema_issues)  # pushed down, no complement
+    assert constraint.matches('{"a":1}') and constraint.matches('{"b":{"x":[1]}}') and constraint.matches("{}")
+    assert not constraint.matches('{"a":1,"b":{}}')
