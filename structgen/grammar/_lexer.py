@@ -40,6 +40,9 @@ class LexerUnion:
         self.id = next(_ids)
         self.terminal_ids = terminal_ids
         ids = sorted(terminal_ids | shadow)
+        if len(ids) == 1 and ids[0] in terminal_ids:
+            self._single(terminals[ids[0]].dfa, ids[0])
+            return
         real = np.array([t not in shadow or t in terminal_ids for t in ids], dtype=np.bool_)
         dfas = [terminals[t].dfa for t in ids]
         k = len(ids)
@@ -60,28 +63,46 @@ class LexerUnion:
                 frozenset(ids[j] for j in range(k) if real[j] and comps[j] >= 0 and dfas[j].accepting[comps[j]])
             )
             row = np.full(256, DEAD, np.int32)
-            columns = np.ascontiguousarray(block.T)
-            for b in np.flatnonzero((block >= 0).any(axis=0)).tolist():
-                col = columns[b]
-                if not (col[real] >= 0).any():
-                    row[b] = BLOCKED
-                    continue
-                key = col.tobytes()
-                target = index.get(key)
-                if target is None:
-                    target = index[key] = len(states)
-                    states.append(col.copy())
-                    if len(states) > max_states:
-                        raise CompileTimeoutError(
-                            f"the lexer for {k} terminals passed {max_states} states; "
-                            "the grammar's terminals overlap too much to run side by side"
-                        )
-                row[b] = target
+            alive = (block >= 0).any(axis=0)
+            taken = (block[real] >= 0).any(axis=0)
+            row[alive & ~taken] = BLOCKED
+            taken_bytes = np.flatnonzero(taken)
+            if taken_bytes.size:
+                # one dict lookup per distinct successor, not per byte
+                distinct, where = np.unique(block.T[taken_bytes], axis=0, return_inverse=True)
+                targets = np.empty(len(distinct), np.int32)
+                for u, col in enumerate(distinct):
+                    key = col.tobytes()
+                    target = index.get(key)
+                    if target is None:
+                        target = index[key] = len(states)
+                        states.append(np.ascontiguousarray(col))
+                        if len(states) > max_states:
+                            raise CompileTimeoutError(
+                                f"the lexer for {k} terminals passed {max_states} states; "
+                                "the grammar's terminals overlap too much to run side by side"
+                            )
+                    targets[u] = target
+                row[taken_bytes] = targets[where.reshape(-1)]
             rows.append(row)
             i += 1
         self.transitions = np.stack(rows) if rows else np.zeros((0, 256), np.int32)
         self.accepts = accepts
         self.accepting = np.array([bool(a) for a in accepts], dtype=np.bool_)
+
+    def _single(self, dfa, terminal: int) -> None:
+        """One terminal: its own DFA, renumbered so the start is state 0 (a 1,000-character string
+        lexeme has thousands of states; the product loop would visit each byte of each)."""
+        n = dfa.n_states
+        order = np.arange(n)
+        order[[0, dfa.start]] = order[[dfa.start, 0]]  # new state i is old state order[i]
+        new_of = np.empty(n, np.int32)
+        new_of[order] = np.arange(n, dtype=np.int32)
+        old = dfa.transitions[order]
+        self.transitions = np.where(old >= 0, new_of[np.maximum(old, 0)], DEAD).astype(np.int32)
+        self.accepting = dfa.accepting[order].astype(np.bool_)
+        mine, none = frozenset({terminal}), frozenset()
+        self.accepts = [mine if a else none for a in self.accepting.tolist()]
 
     @property
     def n_states(self) -> int:
