@@ -106,6 +106,28 @@ def _regular_constraint(node: Node, compiler: SchemaCompiler, vocab: Vocabulary,
     return constraint
 
 
+def _deeper_open_values(document: Any, settings: SchemaOptions, documents: dict[str, Any] | None,
+                        deadline: float) -> tuple[SchemaCompiler, Node] | None:
+    """The schema compiled again with open values ``_DEEP_OPEN_VALUES`` levels deep, where its
+    automaton stays small (a schema that is mostly ``{}``), else None: the default depth stays."""
+    budget = min(deadline, time.monotonic() + _DEEP_BUDGET_S)
+    try:
+        compiler = SchemaCompiler(document, replace(settings, any_value_depth=_DEEP_OPEN_VALUES), budget, documents)
+        node = compiler.compile(document)
+        if compiler.rules or any(i.kind == "unsupported" for i in compiler.issues):
+            return None
+        to_dfa(node, max_states=_DEEP_MAX_STATES, deadline=budget)  # cached: the constraint reuses it
+    except (CompileTimeoutError, UnsupportedFeatureError):
+        return None
+    return compiler, node
+
+
+# open values: any_value_depth (2) by default; 6 where the whole automaton then stays this small
+_DEEP_OPEN_VALUES = 6
+_DEEP_MAX_STATES = 20_000
+_DEEP_BUDGET_S = 0.25
+
+
 def compile_json_schema(
     schema: Any,
     vocab: Vocabulary,
@@ -150,6 +172,10 @@ def compile_json_schema(
                 f"the schema uses keywords structgen does not enforce (pass lenient=True to compile anyway):\n{listing}"
             )
         warnings.warn(f"these schema keywords are not enforced:\n{listing}", stacklevel=2)
+    if compiler.open_values and not compiler.rules and "any_value_depth" not in options:
+        deeper = _deeper_open_values(document, settings, documents, deadline)
+        if deeper is not None:
+            compiler, node = deeper
     try:
         constraint = _regular_constraint(node, compiler, vocab, index, deadline, time_limit)
         if constraint is None:

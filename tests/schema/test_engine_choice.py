@@ -19,7 +19,7 @@ PERSON = {
 }
 VALUES = [{"name": "ann"}, {"name": "ann", "age": 3}, {"name": "ann", "age": -1}, {"name": "toolong"},
           {"name": "x", "tags": ["a", "b"]}, {"name": "x", "tags": ["a", "b", "a"]}, {"name": "x", "tags": ["c"]},
-          {"age": 3}, {"name": "x", "extra": {"deep": [[[[1]]]]}}, {"name": "x", "extra": None}, [], "x"]
+          {"age": 3}, {"name": "x", "extra": {"deep": [[[[[[[[1]]]]]]]]}}, {"name": "x", "extra": None}, [], "x"]
 
 
 def test_a_schema_past_the_dfa_size_limit_compiles_to_the_grammar_engine_with_the_same_language(
@@ -32,7 +32,7 @@ def test_a_schema_past_the_dfa_size_limit_compiles_to_the_grammar_engine_with_th
     for value in VALUES:
         text = json.dumps(value, separators=(",", ":"))
         assert grammar.matches(text) == validator.is_valid(value), text
-        deep = "deep" in text  # open values: any depth in the grammar, 2 levels in the DFA
+        deep = "deep" in text  # open values: any depth in the grammar, at most 6 levels in the DFA
         assert regular.matches(text) == (validator.is_valid(value) and not deep), text
     assert any(i.keyword == "*" for i in regular.schema_issues)
     assert not any(i.keyword == "*" for i in grammar.schema_issues)
@@ -47,3 +47,9 @@ def test_counts_past_max_count_are_generated_up_to_it_and_reported(smollm2_vocab
         return json.dumps(unit * n if schema["type"] == "string" else [1] * n, separators=(",", ":"))
 
     assert constraint.matches(spell(64)) and not constraint.matches(spell(65))
+
+
+def test_open_values_go_deeper_where_the_automaton_stays_small(smollm2_vocab):
+    nested = '{"a":{"b":[{"c":[1]}]}}'  # 4 levels below the document
+    assert compile_json_schema({"type": "object"}, smollm2_vocab).matches(nested)
+    assert not compile_json_schema({"type": "object"}, smollm2_vocab, any_value_depth=2).matches(nested)
