@@ -14,11 +14,13 @@ from structgen.automata._dfa import DEAD, ByteDFA, trim_and_minimise
 from structgen.automata._regular import (
     EMPTY,
     NOTHING,
+    Alt,
     Automaton,
     Chars,
     Lexeme,
     Node,
     Repeat,
+    Seq,
     alt,
     char_set,
     chars,
@@ -77,6 +79,24 @@ def string_content_except(words: list[str]) -> Node:
 @lru_cache(maxsize=1)
 def _any_content_dfa() -> ByteDFA:
     return to_dfa(any_string_content())
+
+
+def encode_string_content(node: Node) -> Node:
+    """Map decoded characters to their JSON spelling throughout ``node``."""
+    if isinstance(node, Chars):
+        return json_char(node)
+    if isinstance(node, Seq):
+        return Seq(tuple(encode_string_content(x) for x in node.items))
+    if isinstance(node, Alt):
+        return Alt(tuple(encode_string_content(x) for x in node.items))
+    if isinstance(node, Repeat):
+        return Repeat(encode_string_content(node.item), node.lo, node.hi)
+    raise TypeError(f"cannot encode {type(node).__name__} as string content")
+
+
+def key_bytes(name: str) -> bytes:
+    """A property name as the compiler writes it: its json.dumps spelling, quotes included."""
+    return json.dumps(name, ensure_ascii=False).encode()
 
 
 def value_literal(value: Any) -> Node:

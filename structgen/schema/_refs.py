@@ -15,7 +15,8 @@ def _unescape(token: str) -> str:
     return unquote(token).replace("~1", "/").replace("~0", "~")
 
 
-def _escape(token: str) -> str:
+def escape_token(token: str) -> str:
+    """``token`` as one JSON pointer segment (RFC 6901: ``~`` and ``/`` escaped)."""
     return token.replace("~", "~0").replace("/", "~1")
 
 
@@ -66,7 +67,7 @@ class RefResolver:
             self.bases[pointer] = base
             for key, value in node.items():
                 if key not in _SKIP:
-                    self._index(value, f"{pointer}/{_escape(key)}", base)
+                    self._index(value, f"{pointer}/{escape_token(key)}", base)
         elif isinstance(node, list):
             for i, value in enumerate(node):
                 self._index(value, f"{pointer}/{i}", base)
@@ -100,5 +101,5 @@ class RefResolver:
                 node = node[int(token)]
             else:
                 raise SchemaError(f"{where}: $ref {ref!r} does not resolve in this document")
-            pointer += "/" + _escape(token)
+            pointer += "/" + escape_token(token)
         return node, pointer
