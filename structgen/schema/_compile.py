@@ -122,10 +122,12 @@ def _deeper_open_values(document: Any, settings: SchemaOptions, documents: dict[
     return compiler, node
 
 
-# open values: any_value_depth (2) by default; 6 where the whole automaton then stays this small
+# open values: any_value_depth (2) by default; 6 where the automaton is small at depth 2 and
+# stays small at depth 6 (a schema that is mostly `{}`): one more compile of a small schema
 _DEEP_OPEN_VALUES = 6
+_DEEP_FROM_STATES = 2_000
 _DEEP_MAX_STATES = 20_000
-_DEEP_BUDGET_S = 0.25
+_DEEP_BUDGET_S = 0.3
 
 
 def compile_json_schema(
@@ -172,12 +174,13 @@ def compile_json_schema(
                 f"the schema uses keywords structgen does not enforce (pass lenient=True to compile anyway):\n{listing}"
             )
         warnings.warn(f"these schema keywords are not enforced:\n{listing}", stacklevel=2)
-    if compiler.open_values and not compiler.rules and "any_value_depth" not in options:
-        deeper = _deeper_open_values(document, settings, documents, deadline)
-        if deeper is not None:
-            compiler, node = deeper
     try:
         constraint = _regular_constraint(node, compiler, vocab, index, deadline, time_limit)
+        if constraint is not None and compiler.open_values and "any_value_depth" not in options \
+                and constraint.index.dfa.n_states <= _DEEP_FROM_STATES:
+            deeper = _deeper_open_values(document, settings, documents, deadline)
+            if deeper is not None:
+                constraint = _regular_constraint(deeper[1], deeper[0], vocab, index, deadline, time_limit)
         if constraint is None:
             constraint = _grammar_constraint(node, compiler, vocab, deadline)
     except UnsatisfiableConstraintError as exc:
