@@ -125,7 +125,7 @@ def _deeper_open_values(document: Any, settings: SchemaOptions, documents: dict[
 # open values: any_value_depth (2) by default; 6 where the automaton is small at depth 2 and
 # stays small at depth 6 (a schema that is mostly `{}`): one more compile of a small schema
 _DEEP_OPEN_VALUES = 6
-_DEEP_FROM_STATES = 2_000
+_DEEP_FROM_STATES = 400
 _DEEP_MAX_STATES = 20_000
 _DEEP_BUDGET_S = 0.3
 
