@@ -686,11 +686,10 @@ resident memory over {mem:.0f} GiB → oom; a worker that dies → crash. A sche
 than {slimit:.0f} s in all (or hit the memory limit) keeps its compile status but does not pass
 (*tests timeout*). MaskBench allowed 900 s and 40 GiB per schema.
 
-Caches kept across schemas: structgen keeps, per vocabulary, the token masks of *regions* (a
-permissive state's string body: the tokens that stay inside it, and the trie nodes where they
-leave), as llguidance keeps its per-tokenizer precomputation; the warm-up schema's string primes
-the common one. A region seen for the first time in the run costs its full trie walk in that
-schema's mask times.
+Caches kept across schemas: structgen keeps, per vocabulary, the tables of its subtree skipping
+(per trie node, the characters of string text below it and the bytes below it), built once, as
+llguidance keeps its per-tokenizer precomputation; the warm-up schema builds them. No token mask
+is kept across schemas.
 
 Timing. Percentiles are over all mask fills (µs) and over the TTFM of the schemas that compiled ok
 (ms), on a shared machine (load averages above: other work used the CPUs, and when the engines ran

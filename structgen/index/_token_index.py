@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from functools import cached_property
 
 import numpy as np
@@ -20,12 +19,14 @@ from structgen._errors import UnsatisfiableConstraintError
 from structgen.automata import ByteDFA
 from structgen.index import _disk_cache
 from structgen.index._kernels import (
-    _region_of,
+    A_BITS,
+    FINAL,
+    SIM_UNKNOWN,
+    _simulate,
     _states_with_good_successor,
-    _walk_frontier,
-    _walk_region,
-    _walk_state_mask,
+    _walk_skipping,
 )
+from structgen.index._skipping import NOTHING_REFUSED, reference_less, refused_bytes, vocab_tables
 from structgen.vocab import Vocabulary
 
 
@@ -47,51 +48,20 @@ def _good_states(dfa: ByteDFA, vocab: Vocabulary) -> np.ndarray:
         good[candidates[~ok]] = False
 
 
-# Region masks. A permissive state (a string body: ~all tokens allowed) costs a full trie walk.
-# Its mask splits into the tokens that stay inside its region (the rest of the string body: the
-# states it reaches without crossing a quote) and those that leave it. The first part depends only on
-# the region's shape, which is the same in every schema: it is walked once per vocabulary and
-# kept, with the trie nodes where walks leave the region (the frontier). A state then costs a
-# copy of that part plus walks of the frontier subtrees from its own exits.
-_FENCE = 0x22  # the quote: JSON strings are left only through it
-_MIN_LIVE_BYTES = 64  # live bytes of a state before its mask goes through its region (a permissive state)
-_MAX_REGION = 256  # states; a larger region is walked directly
-_MAX_REGIONS = 256
-_REGIONS: OrderedDict[str, tuple[np.ndarray, int, np.ndarray, np.ndarray]] = OrderedDict()
-_REGIONS_LOCK = threading.Lock()
+# Permissive states (a string body: nearly every byte keeps them going) get a budget search and
+# may start their walk from the row of all tokens, clearing the refused ones (see _skipping).
+_MIN_LIVE_BYTES = 24  # live bytes of a state before it counts as permissive
+_ENOUGH = 32  # a budget of this many characters takes nearly every subtree a larger one takes
+_DEPTH = 2 * _ENOUGH  # characters a budget search goes from its state (the next _ENOUGH get final budgets)
+_MAX_PAIRS = 4096  # (state, reference state) pairs per budget search; past it budgets only shrink
 
 
-def clear_region_cache() -> None:
-    """Forget the per-vocabulary region masks (the next permissive state is walked in full)."""
-    with _REGIONS_LOCK:
-        _REGIONS.clear()
+_A_MASK = (1 << A_BITS) - 1  # the reference state in a packed budget
 
 
-def _region_part(
-    table: np.ndarray, good: np.ndarray, vocab: Vocabulary
-) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-    """``(words, count, frontier nodes, frontier canonical states)`` of a canonical region table."""
-    h = hashlib.sha256(table.tobytes())
-    h.update(np.packbits(good).tobytes())
-    h.update(vocab.fingerprint.encode())
-    key = h.hexdigest()[:40]
-    with _REGIONS_LOCK:
-        entry = _REGIONS.get(key)
-        if entry is not None:
-            _REGIONS.move_to_end(key)
-            return entry
-    trie = vocab.trie
-    words = np.zeros(vocab.n_words, dtype=np.uint32)
-    count, f_nodes, f_states = _walk_region(
-        trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
-        trie.token_order, trie.max_depth, table, good, words,
-    )
-    entry = (words, int(count), f_nodes, f_states)
-    with _REGIONS_LOCK:
-        _REGIONS[key] = entry
-        while len(_REGIONS) > _MAX_REGIONS:
-            _REGIONS.popitem(last=False)
-    return entry
+def _budget(packed: int) -> int:
+    """The budget in a packed budget (-1 for none)."""
+    return int(packed) >> (A_BITS + 1) if packed >= 0 else -1
 
 
 _EAGER_ROWS = 2048  # automata up to this many states get all their rows as lists at once
@@ -131,7 +101,8 @@ class TokenIndex:
         self.vocab = vocab
         self.key = hashlib.sha256(f"{dfa.fingerprint}|{vocab.fingerprint}".encode()).hexdigest()[:40]
         self._lock = threading.Lock()
-        self._scratch: np.ndarray | None = None  # per-state scratch space of region searches
+        self._budgets: dict[bytes, np.ndarray] = {}  # per reference: packed budget per state (_kernels)
+        self._pair_scratch: np.ndarray | None = None  # scratch space of budget searches
         n = dfa.n_states
         cached = _disk_cache.load(self.key)
         if cached is not None and cached["state_mask"].shape == (n,):
@@ -216,37 +187,52 @@ class TokenIndex:
             },
         )
 
-    def _region_mask(self, state: int) -> tuple[np.ndarray | None, int]:
-        """The token bits of ``state`` through its region, or ``(None, 0)`` when it has none."""
-        with self._lock:  # the scratch array is shared by this index's walks
-            if self._scratch is None:
-                self._scratch = np.full(self.dfa.n_states, -1, np.int32)
-            table, real = _region_of(self.dfa.transitions, state, _FENCE, _MAX_REGION, self._scratch)
-        if not real.size:
-            return None, 0
-        inner, count, f_nodes, f_states = _region_part(table, self.good[real], self.vocab)
-        words = inner.copy()
-        trie = self.vocab.trie
-        count += _walk_frontier(
+    def _budgets_of(self, refused: bytes, state: int, search: bool) -> np.ndarray:
+        """The packed budgets per state against ``UTF8_TEXT`` less ``refused``; with ``search``,
+        ``state``'s made final."""
+        with self._lock:  # searches write the shared arrays; walks only read single words
+            budgets = self._budgets.get(refused)
+            if budgets is None:
+                budgets = self._budgets[refused] = np.full(self.dfa.n_states, SIM_UNKNOWN, np.int32)
+            v = int(budgets[state])
+            if search and (v == SIM_UNKNOWN or (v >= 0 and not v & FINAL)):
+                if self._pair_scratch is None:
+                    self._pair_scratch = np.full(self.dfa.n_states, -1, np.int32)
+                ref = reference_less(refused)
+                _simulate(
+                    self.dfa.transitions, self.good, state, ref.table, ref.weight, ref.byte_list,
+                    ref.n_bytes, _DEPTH, _ENOUGH, _MAX_PAIRS, self._pair_scratch, budgets,
+                )
+        return budgets
+
+    def _walk(self, state: int) -> tuple[np.ndarray, int, int]:
+        """``(words, count, last token)`` of ``state``'s walk (EOS not included)."""
+        trie, dfa = self.vocab.trie, self.dfa
+        tables = vocab_tables(self.vocab)
+        refused = NOTHING_REFUSED
+        permissive = np.count_nonzero(dfa.transitions[state] >= 0) >= _MIN_LIVE_BYTES
+        budgets = self._budgets_of(refused, state, permissive)
+        packed = int(budgets[state])
+        if permissive and _budget(packed) < _ENOUGH and (packed < 0 or not packed & _A_MASK):
+            # the state may refuse part of UTF8_TEXT: try the reference less what it refuses
+            derived = refused_bytes(dfa.transitions, self.good, state)
+            if derived is not None and derived != NOTHING_REFUSED:
+                derived_budgets = self._budgets_of(derived, state, True)
+                if _budget(derived_budgets[state]) > _budget(packed):
+                    refused, budgets, packed = derived, derived_budgets, int(derived_budgets[state])
+        complement = permissive and tables.most_allowed(packed, refused)
+        words = tables.all_words.copy() if complement else np.zeros(self.vocab.n_words, dtype=np.uint32)
+        count, last = _walk_skipping(
             trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
-            trie.token_order, trie.max_depth, self.dfa.transitions, self.good, f_nodes, real[f_states], words,
+            tables.sub_end, trie.token_order, trie.max_depth, dfa.transitions, self.good, state,
+            budgets, tables.lim, tables.below, np.frombuffer(refused, np.uint64), words, complement,
         )
-        return words, count
+        if complement and count == 1:
+            last = int(np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))[0])
+        return words, int(count), int(last)
 
     def _compute(self, state: int) -> int:
-        trie = self.vocab.trie
-        words = None
-        if np.count_nonzero(self.dfa.transitions[state] >= 0) >= _MIN_LIVE_BYTES:
-            words, count = self._region_mask(state)
-            last = -1
-            if count == 1:
-                last = int(np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))[0])
-        if words is None:
-            words = np.zeros(self.vocab.n_words, dtype=np.uint32)
-            count, last = _walk_state_mask(
-                trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
-                trie.token_order, trie.max_depth, self.dfa.transitions, self.good, state, words,
-            )
+        words, count, last = self._walk(state)
         if self.dfa.accepting[state] and self.vocab.eos_token_ids:
             words |= _eos_words(self.vocab)
             count += len(self.vocab.eos_token_ids)
