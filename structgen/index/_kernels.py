@@ -385,7 +385,8 @@ def _walk_skipping(
     transitions, good, start, sim, lim, below, refused, out_words, complement,
 ):  # pragma: no cover - compiled
     """The tokens whose bytes lead ``start`` to a good state, into ``out_words`` (uint32 bits),
-    taking whole subtrees where ``sim``, ``lim``, ``below`` and ``refused`` (``X``) allow them.
+    taking whole subtrees where ``sim``, ``lim`` (transposed: ``lim[a, i]``), ``below`` and
+    ``refused`` (``X``) allow them.
 
     ``sub_end[i]``: the end of node ``i``'s subtree in ``token_order`` (it starts at
     ``tok_start[i]``). With ``complement``, ``out_words`` starts with every trie token set and the
@@ -395,6 +396,7 @@ def _walk_skipping(
     states = np.empty(max_depth + 1, np.int32)
     states[0] = start
     n = node_byte.shape[0]
+    check_below = refused[0] | refused[1] | refused[2] | refused[3] != 0
     count = 0
     cleared = 0
     last = -1
@@ -413,9 +415,9 @@ def _walk_skipping(
         v = sim[s]
         if (
             v >= 0
-            and lim[i, v & 15] <= (v >> 5)
-            and not (below[i, 0] & refused[0] or below[i, 1] & refused[1]
-                     or below[i, 2] & refused[2] or below[i, 3] & refused[3])
+            and lim[v & 15, i] <= (v >> 5)
+            and not (check_below and (below[i, 0] & refused[0] or below[i, 1] & refused[1]
+                                      or below[i, 2] & refused[2] or below[i, 3] & refused[3]))
         ):
             if not complement:
                 for k in range(tok_start[i], sub_end[i]):

@@ -136,7 +136,8 @@ class VocabTables:
         np.bitwise_or.at(words, order >> 5, np.left_shift(np.uint32(1), (order & 31).astype(np.uint32)))
         self.all_words = words  # every trie token (the start of a complement walk)
         ref = UTF8_TEXT
-        self.lim = _node_limits(trie.node_byte, trie.node_depth, ref.table, ref.weight)
+        lim = _node_limits(trie.node_byte, trie.node_depth, ref.table, ref.weight)
+        self.lim = np.ascontiguousarray(lim.T)  # [a, i]: a walk reads one row, node after node
         self.below = _subtree_bytes(trie.node_byte, trie.node_depth)
         by_chars, by_first = _tokens_by_chars(
             trie.node_byte, trie.node_depth, trie.node_tok_start, trie.node_tok_end, ref.table, ref.weight

@@ -184,7 +184,7 @@ def test_node_limits_match_token_suffixes(smollm2_vocab):
                         chars = NO_LIMIT
                         break
                 want = max(want, chars)
-            assert lim[node, a] == want, (node, a)
+            assert lim[a, node] == want, (node, a)
         below = set()
         for k in range(trie.node_tok_start[node], sub_end[node]):
             below |= set(smollm2_vocab.token_bytes[trie.token_order[k]][depth:])
