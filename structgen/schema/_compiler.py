@@ -14,11 +14,12 @@ and ``_scalars``; schemas are combined by ``_merge`` and written as ``_layout`` 
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from structgen._errors import SchemaError
+from structgen._errors import CompileTimeoutError, SchemaError
 from structgen.automata._regular import NOTHING, CommaList, Lexeme, Node, Ref, alt, literal, opt, seq, star
 from structgen.schema import _json_text as jt
 from structgen.schema._arrays import _Arrays
@@ -135,6 +136,11 @@ class SchemaCompiler(_References, _Combinators, _Objects, _Arrays, _Scalars):
         """``body`` (members joined by ``comma``) between brackets, written at ``level``."""
         return _bracketed(open_, body, close, *self._layout(level), deadline=self.deadline)
 
+    def check_deadline(self) -> None:
+        """Stop past the time limit: schema rewriting (merges, anyOf distribution) can grow fast."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise CompileTimeoutError("compiling the schema ran past its time limit")
+
     @property
     def issues(self) -> list[SchemaIssue]:
         return self.ctx.issues
@@ -149,6 +155,7 @@ class SchemaCompiler(_References, _Combinators, _Objects, _Arrays, _Scalars):
     # ---- entry ---------------------------------------------------------------------------------
 
     def compile(self, schema: Any, pointer: str = "#") -> Node:
+        self.check_deadline()
         if schema is True:
             return self.any_value(self.options.any_value_depth)
         if schema is False:

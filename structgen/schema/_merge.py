@@ -81,6 +81,7 @@ def _lower_unevaluated(schema: dict, pointer: str, compiler: SchemaCompiler) -> 
 
 def merge_schemas(a: Any, b: Any, pointer: str, compiler: SchemaCompiler) -> Any:
     """The conjunction of two schemas as one schema, where keywords combine exactly."""
+    compiler.check_deadline()
     if a is True or a == {}:
         return b
     if b is True or b == {}:

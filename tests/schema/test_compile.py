@@ -186,3 +186,11 @@ def test_not_of_all_of_is_the_any_of_of_the_negations(smollm2_vocab):
     assert not any(i.keyword == "not" for i in constraint.schema_issues)  # pushed down, no complement
     assert constraint.matches('{"a":1}') and constraint.matches('{"b":{"x":[1]}}') and constraint.matches("{}")
     assert not constraint.matches('{"a":1,"b":{}}')
+
+
+def test_schema_rewriting_stops_at_the_time_limit(smollm2_vocab):
+    # anyOf inside allOf distributes: 2**16 branches, each a merge; the limit must stop it
+    parts = [{"anyOf": [{"properties": {f"a{i}": {"type": "integer"}}}, {"properties": {f"b{i}": {"type": "string"}}}]}
+             for i in range(16)]
+    with pytest.raises(CompileTimeoutError):
+        compile_json_schema({"type": "object", "allOf": parts}, smollm2_vocab, time_limit=0.5)
