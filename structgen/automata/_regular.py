@@ -39,17 +39,21 @@ class Chars:
     ranges: Ranges
 
 
+def _cached_hash(node: object, key: tuple) -> int:
+    """``hash(key)``, computed once per node: trees are hashed again and again (dedup in alt, caches)."""
+    h = node.__dict__.get("_hash")
+    if h is None:
+        h = hash(key)
+        object.__setattr__(node, "_hash", h)
+    return h
+
+
 @dataclass(frozen=True)
 class Seq:
     items: tuple[Node, ...]
 
     def __hash__(self) -> int:
-        # trees are hashed again and again (dedup in alt, caches): compute once per node
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = hash((2, self.items))
-            object.__setattr__(self, "_hash", h)
-        return h
+        return _cached_hash(self, (2, self.items))
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,7 @@ class Alt:
     items: tuple[Node, ...]
 
     def __hash__(self) -> int:
-        # trees are hashed again and again (dedup in alt, caches): compute once per node
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = hash((3, self.items))
-            object.__setattr__(self, "_hash", h)
-        return h
+        return _cached_hash(self, (3, self.items))
 
 
 @dataclass(frozen=True)
@@ -74,12 +73,7 @@ class Repeat:
     hi: int | None
 
     def __hash__(self) -> int:
-        # trees are hashed again and again (dedup in alt, caches): compute once per node
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = hash((4, self.item, self.lo, self.hi))
-            object.__setattr__(self, "_hash", h)
-        return h
+        return _cached_hash(self, (4, self.item, self.lo, self.hi))
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,11 +109,7 @@ class Lexeme:
     item: Node
 
     def __hash__(self) -> int:
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = hash((6, self.item))
-            object.__setattr__(self, "_hash", h)
-        return h
+        return _cached_hash(self, (6, self.item))
 
 
 @dataclass(frozen=True)
