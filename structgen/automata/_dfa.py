@@ -8,7 +8,14 @@ from functools import cached_property
 
 import numpy as np
 
-from structgen.automata._kernels import _byte_classes, _hopcroft, _live_states, _quotient_bfs
+from structgen.automata._kernels import (
+    _byte_classes,
+    _byte_classes_by_rows,
+    _compact_rows,
+    _hopcroft,
+    _live_states,
+    _quotient_bfs,
+)
 
 DEAD = -1
 
@@ -89,13 +96,12 @@ def trim_and_minimise(transitions: np.ndarray, accepting: np.ndarray, start: int
     alive = _live_states(transitions, accepting, start)
     if not alive[start]:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
-    keep = np.flatnonzero(alive)
-    remap = np.full(n + 1, DEAD, dtype=np.int32)  # index n stands for DEAD
-    remap[keep] = np.arange(keep.size, dtype=np.int32)
-    t = remap[np.where(transitions[keep] == DEAD, n, transitions[keep])]
-    acc = accepting[keep]
+    t = _compact_rows(transitions, alive)
+    acc = accepting[alive]
     # bytes with identical columns behave alike everywhere: Hopcroft runs over those classes only
-    _, reps = _byte_classes(np.ascontiguousarray(t.T))
+    _, reps, ok = _byte_classes_by_rows(t)
+    if not ok:  # a hash collision: compare the columns themselves
+        _, reps = _byte_classes(np.ascontiguousarray(t.T))
     cls, n_cls = _hopcroft(np.ascontiguousarray(t[:, reps]), acc)
-    out, rep = _quotient_bfs(t, cls, n_cls, int(remap[start]))
+    out, rep = _quotient_bfs(t, cls, n_cls, int(np.count_nonzero(alive[:start])))
     return ByteDFA(out, acc[rep].copy(), 0)

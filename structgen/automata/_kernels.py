@@ -287,11 +287,16 @@ def _hopcroft(table, accepting):  # pragma: no cover - compiled
         for q in range(first[b], end[b]):
             blk[elems[q]] = b
             loc[elems[q]] = q
-    # the worklist of (block, symbol) splitters, each at most once
+    # the worklist of (block, symbol) splitters, each at most once. With the automaton complete
+    # (the sink), splitting by the smaller of the two initial blocks suffices (Hopcroft): the
+    # other, which holds the sink, has predecessors on almost every symbol from almost every state
     in_w = np.zeros(big_n * k, np.bool_)
     w = np.empty(max(16, 2 * k), np.int64)
     top = 0
-    for b in range(n_blocks):
+    smaller = 0
+    if n_blocks == 2 and end[1] - first[1] < end[0] - first[0]:
+        smaller = 1
+    for b in range(smaller, smaller + 1):
         for c in range(k):
             if top == w.shape[0]:
                 w2 = np.empty(2 * w.shape[0], np.int64)
@@ -403,6 +408,65 @@ def _quotient_bfs(transitions, cls, n_cls, start):  # pragma: no cover - compile
 
 
 @numba.njit(cache=True, nogil=True)
+def _compact_rows(transitions, keep):  # pragma: no cover - compiled
+    """The rows of ``keep`` (a bool per state), renumbered in order; edges into dropped states go dead.
+
+    One row-major pass: this replaces numpy's fancy indexing, which made three full copies.
+    """
+    n = transitions.shape[0]
+    remap = np.full(n, -1, np.int32)
+    m = 0
+    for s in range(n):
+        if keep[s]:
+            remap[s] = m
+            m += 1
+    out = np.empty((m, 256), np.int32)
+    i = 0
+    for s in range(n):
+        if not keep[s]:
+            continue
+        for b in range(256):
+            t = transitions[s, b]
+            out[i, b] = remap[t] if t >= 0 else -1
+        i += 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _byte_classes_by_rows(table):  # pragma: no cover - compiled
+    """Group the 256 bytes by identical columns, reading the table row by row (cache-friendly).
+
+    Columns are hashed, bytes grouped by hash, and the grouping checked in a second pass. Returns
+    (class of each byte, one byte per class, ok); ``ok`` is False on a hash collision (then the
+    caller compares columns directly).
+    """
+    n = table.shape[0]
+    h = np.full(256, _FNV_OFFSET, np.uint64)
+    for s in range(n):
+        for b in range(256):
+            h[b] = (h[b] ^ np.uint64(table[s, b] + 1)) * _FNV_PRIME
+    of_byte = np.empty(256, np.int32)
+    reps = np.empty(256, np.int32)
+    n_cls = 0
+    for b in range(256):
+        found = -1
+        for c in range(n_cls):
+            if h[reps[c]] == h[b]:
+                found = c
+                break
+        if found < 0:
+            found = n_cls
+            reps[n_cls] = b
+            n_cls += 1
+        of_byte[b] = found
+    for s in range(n):
+        for b in range(256):
+            if table[s, b] != table[s, reps[of_byte[b]]]:
+                return of_byte, reps[:n_cls].copy(), False
+    return of_byte, reps[:n_cls].copy(), True
+
+
+@numba.njit(cache=True, nogil=True)
 def _byte_classes(columns):  # pragma: no cover - compiled
     """Group the 256 bytes by identical columns (``columns`` is the transposed table, ``(256, n)``).
 
@@ -430,3 +494,101 @@ def _byte_classes(columns):  # pragma: no cover - compiled
             n_cls += 1
         of_byte[b] = found
     return of_byte, reps[:n_cls].copy()
+
+
+PRODUCT_AND, PRODUCT_MINUS, PRODUCT_OR = 0, 1, 2
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_slot(keys, code):  # pragma: no cover - compiled
+    """The slot of ``code`` in the open-addressed table ``keys`` (where it is, or where it goes)."""
+    mask = keys.shape[0] - 1
+    h = np.uint64(code)
+    h = (h ^ (h >> np.uint64(31))) * _MIX
+    slot = np.int64((h >> np.uint64(20)) & np.uint64(mask))
+    while keys[slot] != -1 and keys[slot] != code:
+        slot = (slot + 1) & mask
+    return slot
+
+
+@numba.njit(cache=True, nogil=True)
+def _product_bfs(ta, acc_a, start_a, tb, acc_b, start_b, op, max_states):  # pragma: no cover - compiled
+    """The reachable product of two DFAs (``-1`` rows stand for a completing sink) under ``op``.
+
+    Returns ``(transitions, accepting, ok)``; ``ok`` is False past ``max_states`` pairs.
+    """
+    width = np.int64(tb.shape[0] + 1)
+    cap = 256
+    px = np.empty(cap, np.int32)
+    py = np.empty(cap, np.int32)
+    trans = np.empty((cap, 256), np.int32)
+    keys = np.full(1024, -1, np.int64)
+    vals = np.empty(1024, np.int32)
+    code = (np.int64(start_a) + 1) * width + start_b + 1
+    slot = _pair_slot(keys, code)
+    keys[slot] = code
+    vals[slot] = 0
+    px[0] = start_a
+    py[0] = start_b
+    n = 1
+    i = 0
+    while i < n:
+        x = px[i]
+        y = py[i]
+        for b in range(256):
+            tx = ta[x, b] if x >= 0 else -1
+            ty = tb[y, b] if y >= 0 else -1
+            if op == PRODUCT_AND:
+                live = tx >= 0 and ty >= 0
+            elif op == PRODUCT_MINUS:
+                live = tx >= 0
+            else:
+                live = tx >= 0 or ty >= 0
+            if not live:
+                trans[i, b] = -1
+                continue
+            code = (np.int64(tx) + 1) * width + ty + 1
+            slot = _pair_slot(keys, code)
+            if keys[slot] == code:
+                trans[i, b] = vals[slot]
+                continue
+            if n >= max_states:
+                return trans[:0], np.zeros(0, np.bool_), False
+            if n == cap:
+                cap *= 2
+                px2 = np.empty(cap, np.int32)
+                py2 = np.empty(cap, np.int32)
+                trans2 = np.empty((cap, 256), np.int32)
+                px2[:n] = px[:n]
+                py2[:n] = py[:n]
+                trans2[:n] = trans[:n]
+                px, py, trans = px2, py2, trans2
+            keys[slot] = code
+            vals[slot] = n
+            px[n] = tx
+            py[n] = ty
+            trans[i, b] = n
+            n += 1
+            if 2 * n > keys.shape[0]:  # keep the table at most half full
+                old_keys = keys
+                old_vals = vals
+                keys = np.full(2 * old_keys.shape[0], -1, np.int64)
+                vals = np.empty(2 * old_keys.shape[0], np.int32)
+                for k in range(old_keys.shape[0]):
+                    if old_keys[k] != -1:
+                        s2 = _pair_slot(keys, old_keys[k])
+                        keys[s2] = old_keys[k]
+                        vals[s2] = old_vals[k]
+        i += 1
+    accepting = np.empty(n, np.bool_)
+    for j in range(n):
+        in_a = px[j] >= 0 and acc_a[px[j]]
+        in_b = py[j] >= 0 and acc_b[py[j]]
+        if op == PRODUCT_AND:
+            accepting[j] = in_a and in_b
+        elif op == PRODUCT_MINUS:
+            accepting[j] = in_a and not in_b
+        else:
+            accepting[j] = in_a or in_b
+    return trans[:n], accepting, True

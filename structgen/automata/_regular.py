@@ -20,10 +20,14 @@ import numpy as np
 from structgen._errors import CompileTimeoutError, UnsupportedFeatureError
 from structgen.automata._dfa import DEAD, ByteDFA, trim_and_minimise
 from structgen.automata._kernels import (
+    PRODUCT_AND,
+    PRODUCT_MINUS,
+    PRODUCT_OR,
     SUBSET_DONE,
     SUBSET_GROW,
     SUBSET_TOO_LARGE,
     _hash_set,
+    _product_bfs,
     _rebuild_table,
     _subset_construction,
 )
@@ -203,23 +207,13 @@ def seq(*items: Node) -> Node:
 
 def alt(*items: Node) -> Node:
     flat: list[Node] = []
-    small: set[Node] = set()  # characters and literals: hashed, so dozens of escapes dedupe in linear time
+    seen: set[Node] = set()  # nodes hash once (_cached_hash): duplicates go in linear time
     for item in items:
         for x in item.items if isinstance(item, Alt) else (item,):
-            if _is_small(x):
-                if x not in small:
-                    small.add(x)
-                    flat.append(x)
-            elif not any(x is y or (not _is_small(y) and x == y) for y in flat):
+            if x not in seen:
+                seen.add(x)
                 flat.append(x)
     return flat[0] if len(flat) == 1 else Alt(tuple(flat))
-
-
-def _is_small(node: Node) -> bool:
-    """A character set or a short literal: cheap to hash."""
-    return isinstance(node, Chars) or (
-        isinstance(node, Seq) and len(node.items) <= 16 and all(isinstance(x, Chars) for x in node.items)
-    )
 
 
 def opt(item: Node) -> Node:
@@ -678,44 +672,18 @@ def union_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
     return _product(a, b, "or")
 
 
-def _product(a: ByteDFA, b: ByteDFA, op: str) -> ByteDFA:
-    """The reachable product of ``a`` and ``b`` (each completed with its dead state), trimmed and minimised.
+_PRODUCT_OPS = {"and": PRODUCT_AND, "minus": PRODUCT_MINUS, "or": PRODUCT_OR}
+_MAX_PRODUCT_STATES = 2_000_000
 
-    A pair's 256 successors are coded as integers and deduplicated with numpy, so the Python
-    work per product state is one dict lookup per *distinct* successor, not per byte.
-    """
-    sink_a = np.full(256, DEAD, np.int32)
-    width = np.int64(b.n_states + 1)  # pair code: (x + 1) * width + (y + 1); DEAD is -1
-    index = {(a.start + 1) * int(width) + b.start + 1: 0}
-    pairs = [(a.start, b.start)]
-    rows, accepting = [], []
-    i = 0
-    while i < len(pairs):
-        x, y = pairs[i]
-        i += 1
-        tx = a.transitions[x] if x != DEAD else sink_a
-        ty = b.transitions[y] if y != DEAD else sink_a
-        if op == "and":
-            live = (tx != DEAD) & (ty != DEAD)
-        elif op == "minus":
-            live = tx != DEAD
-        else:
-            live = (tx != DEAD) | (ty != DEAD)
-        row = np.full(256, DEAD, np.int32)
-        bytes_ = np.flatnonzero(live)
-        if bytes_.size:
-            codes = (tx[bytes_].astype(np.int64) + 1) * width + (ty[bytes_].astype(np.int64) + 1)
-            distinct, where = np.unique(codes, return_inverse=True)
-            ids = np.empty(distinct.size, np.int32)
-            for k, code in enumerate(distinct.tolist()):
-                j = index.get(code)
-                if j is None:
-                    j = index[code] = len(pairs)
-                    pairs.append((code // int(width) - 1, code % int(width) - 1))
-                ids[k] = j
-            row[bytes_] = ids[where]
-        rows.append(row)
-        in_a = x != DEAD and bool(a.accepting[x])
-        in_b = y != DEAD and bool(b.accepting[y])
-        accepting.append(in_a and in_b if op == "and" else in_a and not in_b if op == "minus" else in_a or in_b)
-    return trim_and_minimise(np.stack(rows), np.array(accepting, dtype=bool), 0)
+
+def _product(a: ByteDFA, b: ByteDFA, op: str) -> ByteDFA:
+    """The reachable product of ``a`` and ``b`` (each completed with its dead state), trimmed and minimised."""
+    trans, accepting, ok = _product_bfs(
+        a.transitions, a.accepting, a.start, b.transitions, b.accepting, b.start, _PRODUCT_OPS[op],
+        _MAX_PRODUCT_STATES,
+    )
+    if not ok:
+        raise UnsupportedFeatureError(
+            f"a product of two automata exceeds {_MAX_PRODUCT_STATES} states; it is too large to compile"
+        )
+    return trim_and_minimise(trans, accepting, 0)

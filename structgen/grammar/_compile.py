@@ -10,6 +10,7 @@ from importlib import resources
 
 from structgen._constraint import Constraint
 from structgen._errors import CompileTimeoutError, GrammarError
+from structgen._gc import gc_paused
 from structgen.grammar._cfg import Grammar, prepare
 from structgen.grammar._engine import GrammarEngine
 from structgen.grammar._matcher import GrammarMatcher
@@ -94,6 +95,7 @@ def _build(grammar_fn, key: tuple, vocab: Vocabulary, source: str, time_limit: f
     return GrammarConstraint(engine, source)
 
 
+@gc_paused
 def compile_grammar(
     grammar: str,
     vocab: Vocabulary,

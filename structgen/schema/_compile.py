@@ -10,6 +10,7 @@ from typing import Any
 
 from structgen._constraint import Constraint, IndexMode, index_for
 from structgen._errors import CompileTimeoutError, SchemaError, UnsatisfiableConstraintError, UnsupportedFeatureError
+from structgen._gc import gc_paused
 from structgen.automata._regular import Node, NotRegularError, Ref, to_dfa
 from structgen.schema._compiler import SchemaCompiler, SchemaIssue, SchemaOptions
 from structgen.vocab import Vocabulary
@@ -130,6 +131,7 @@ _DEEP_MAX_STATES = 20_000
 _DEEP_BUDGET_S = 0.3
 
 
+@gc_paused
 def compile_json_schema(
     schema: Any,
     vocab: Vocabulary,

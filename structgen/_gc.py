@@ -1,0 +1,45 @@
+"""``gc_paused``: no cyclic garbage collection while a constraint compiles.
+
+Compiling allocates hundreds of thousands of small objects (IR nodes, NFA edge lists) and frees
+few: each allocation burst triggers collections that rescan every live object, which measured
+up to 10x the time of building an NFA (Github_medium o558: 72 ms with collections, 6 ms without).
+Reference counting still frees everything acyclic; collection resumes when the outermost paused
+call returns.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_lock = threading.Lock()
+_depth = 0  # paused calls in progress, over all threads
+_was_enabled = False
+
+
+def gc_paused(func: Callable[P, R]) -> Callable[P, R]:
+    """Run ``func`` with the cyclic collector off (nested and concurrent calls share one pause)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        global _depth, _was_enabled
+        with _lock:
+            if _depth == 0:
+                _was_enabled = gc.isenabled()
+                gc.disable()
+            _depth += 1
+        try:
+            return func(*args, **kwargs)
+        finally:
+            with _lock:
+                _depth -= 1
+                if _depth == 0 and _was_enabled:
+                    gc.enable()
+
+    return wrapper
