@@ -226,52 +226,49 @@ def _live_states(transitions, accepting, start):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _hopcroft(table, accepting):  # pragma: no cover - compiled
-    """Coarsest partition of a partial DFA's states into language classes (Hopcroft's algorithm).
+    """Coarsest partition of a trimmed partial DFA's states into language classes.
 
-    ``table`` is ``(n, k)`` over a compressed alphabet, ``-1`` dead; an implicit sink (state ``n``)
-    completes it. Returns the class of each of the ``n`` states and the number of classes.
+    ``table`` is ``(n, k)`` over a compressed alphabet, ``-1`` dead. Every state must be live
+    (reachable and co-reachable), so a missing transition differs from any present one.
+    Hopcroft's algorithm as Valmari and Lehtinen run it on partial automata: no sink state, whole
+    blocks as splitters (all their incoming transitions at once, grouped by symbol), so the work
+    is proportional to the transitions that exist, not to states x symbols. Returns the class of
+    each state and the number of classes.
     """
     n, k = table.shape
-    big_n = n + 1
-    sink = n
-    # predecessors per (symbol, target) as CSR
-    cnt = np.zeros(k * big_n + 1, np.int64)
+    # incoming transitions per target as CSR, each target's sorted by symbol
+    cnt = np.zeros(n + 1, np.int64)
     for s in range(n):
         for c in range(k):
             t = table[s, c]
-            if t < 0:
-                t = sink
-            cnt[c * big_n + t + 1] += 1
-    for c in range(k):
-        cnt[c * big_n + sink + 1] += 1
+            if t >= 0:
+                cnt[t + 1] += 1
     ptr = np.cumsum(cnt)
     pos = ptr[:-1].copy()
-    pred = np.empty(ptr[-1], np.int32)
-    for s in range(n):
-        for c in range(k):
-            t = table[s, c]
-            if t < 0:
-                t = sink
-            pred[pos[c * big_n + t]] = s
-            pos[c * big_n + t] += 1
+    in_sym = np.empty(ptr[-1], np.int32)
+    in_src = np.empty(ptr[-1], np.int32)
     for c in range(k):
-        pred[pos[c * big_n + sink]] = sink
-        pos[c * big_n + sink] += 1
+        for s in range(n):
+            t = table[s, c]
+            if t >= 0:
+                in_sym[pos[t]] = c
+                in_src[pos[t]] = s
+                pos[t] += 1
     # the partition: blocks are ranges [first, end) of ``elems``; [first, mid) holds marked states
-    elems = np.empty(big_n, np.int32)
-    loc = np.empty(big_n, np.int32)
-    blk = np.empty(big_n, np.int32)
-    first = np.empty(big_n, np.int32)
-    end = np.empty(big_n, np.int32)
-    mid = np.empty(big_n, np.int32)
+    elems = np.empty(n, np.int32)
+    loc = np.empty(n, np.int32)
+    blk = np.empty(n, np.int32)
+    first = np.empty(n, np.int32)
+    end = np.empty(n, np.int32)
+    mid = np.empty(n, np.int32)
     p = 0
     for s in range(n):
         if accepting[s]:
             elems[p] = s
             p += 1
     n_acc = p
-    for s in range(big_n):
-        if s == sink or not accepting[s]:
+    for s in range(n):
+        if not accepting[s]:
             elems[p] = s
             p += 1
     n_blocks = 0
@@ -279,48 +276,56 @@ def _hopcroft(table, accepting):  # pragma: no cover - compiled
         first[0] = 0
         end[0] = n_acc
         n_blocks = 1
-    first[n_blocks] = n_acc
-    end[n_blocks] = big_n
-    n_blocks += 1
+    if n_acc < n:
+        first[n_blocks] = n_acc
+        end[n_blocks] = n
+        n_blocks += 1
     for b in range(n_blocks):
         mid[b] = first[b]
         for q in range(first[b], end[b]):
             blk[elems[q]] = b
             loc[elems[q]] = q
-    # the worklist of (block, symbol) splitters, each at most once. With the automaton complete
-    # (the sink), splitting by the smaller of the two initial blocks suffices (Hopcroft): the
-    # other, which holds the sink, has predecessors on almost every symbol from almost every state
-    in_w = np.zeros(big_n * k, np.bool_)
-    w = np.empty(max(16, 2 * k), np.int64)
+    # the worklist of splitter blocks: every initial block; then the smaller half of each split
+    # (when the split block still waits, it stays and the new half joins it: both wait)
+    w = np.empty(n, np.int32)
     top = 0
-    smaller = 0
-    if n_blocks == 2 and end[1] - first[1] < end[0] - first[0]:
-        smaller = 1
-    for b in range(smaller, smaller + 1):
-        for c in range(k):
-            if top == w.shape[0]:
-                w2 = np.empty(2 * w.shape[0], np.int64)
-                w2[:top] = w[:top]
-                w = w2
-            w[top] = b * k + c
-            top += 1
-            in_w[b * k + c] = True
-    tmp = np.empty(big_n, np.int32)
-    touched = np.empty(big_n, np.int32)
+    for b in range(n_blocks):
+        w[top] = b
+        top += 1
+    sym_count = np.zeros(k + 1, np.int64)
+    sym_pos = np.empty(k + 1, np.int64)
+    group = np.empty(ptr[-1], np.int32)
+    touched = np.empty(n, np.int32)
+    members = np.empty(n, np.int32)
     while top:
         top -= 1
-        item = w[top]
-        in_w[item] = False
-        a_blk = item // k
-        c = item % k
+        a_blk = w[top]
         m = end[a_blk] - first[a_blk]
-        tmp[:m] = elems[first[a_blk]:end[a_blk]]
-        n_touched = 0
+        members[:m] = elems[first[a_blk]:end[a_blk]]
+        # the splitter's incoming transitions, grouped by symbol (counting sort)
+        sym_count[:] = 0
         for j in range(m):
-            t = tmp[j]
-            base = c * big_n + t
-            for q in range(ptr[base], ptr[base + 1]):
-                s = pred[q]
+            t = members[j]
+            for q in range(ptr[t], ptr[t + 1]):
+                sym_count[in_sym[q] + 1] += 1
+        total = 0
+        for c in range(k + 1):
+            total += sym_count[c]
+            sym_pos[c] = total
+        for j in range(m):
+            t = members[j]
+            for q in range(ptr[t], ptr[t + 1]):
+                c = in_sym[q]
+                group[sym_pos[c]] = in_src[q]
+                sym_pos[c] += 1
+        g_start = 0
+        for c in range(k):
+            g_end = sym_pos[c]
+            if g_end == g_start:
+                continue
+            n_touched = 0
+            for q in range(g_start, g_end):
+                s = group[q]
                 b = blk[s]
                 if loc[s] < mid[b]:
                     continue  # already marked
@@ -334,38 +339,30 @@ def _hopcroft(table, accepting):  # pragma: no cover - compiled
                 elems[i2] = s
                 loc[s] = i2
                 mid[b] += 1
-        for j in range(n_touched):
-            b = touched[j]
-            if mid[b] == end[b]:
+            g_start = g_end
+            for j in range(n_touched):
+                b = touched[j]
+                if mid[b] == end[b]:
+                    mid[b] = first[b]
+                    continue
+                # split b: the smaller part becomes the new block, and a splitter
+                nb = n_blocks
+                n_blocks += 1
+                if mid[b] - first[b] <= end[b] - mid[b]:
+                    first[nb] = first[b]
+                    end[nb] = mid[b]
+                    first[b] = mid[b]
+                else:
+                    first[nb] = mid[b]
+                    end[nb] = end[b]
+                    end[b] = mid[b]
                 mid[b] = first[b]
-                continue
-            # split b: the smaller part becomes the new block
-            nb = n_blocks
-            n_blocks += 1
-            if mid[b] - first[b] <= end[b] - mid[b]:
-                first[nb] = first[b]
-                end[nb] = mid[b]
-                first[b] = mid[b]
-            else:
-                first[nb] = mid[b]
-                end[nb] = end[b]
-                end[b] = mid[b]
-            mid[b] = first[b]
-            mid[nb] = first[nb]
-            for q in range(first[nb], end[nb]):
-                blk[elems[q]] = nb
-            for cc in range(k):
-                # Hopcroft: if (b, cc) waits, both halves must; otherwise the smaller half suffices
-                item2 = nb * k + cc
-                if not in_w[item2]:
-                    if top == w.shape[0]:
-                        w2 = np.empty(2 * w.shape[0], np.int64)
-                        w2[:top] = w[:top]
-                        w = w2
-                    w[top] = item2
-                    top += 1
-                    in_w[item2] = True
-    # renumber classes 0.. over the real states only
+                mid[nb] = first[nb]
+                for q in range(first[nb], end[nb]):
+                    blk[elems[q]] = nb
+                w[top] = nb
+                top += 1
+    # renumber classes 0.. in state order
     cls = np.full(n_blocks, -1, np.int32)
     out = np.empty(n, np.int32)
     n_cls = 0

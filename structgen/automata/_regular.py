@@ -543,8 +543,18 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
     """
     if isinstance(node, Automaton):
         return node.dfa
+    # the tree's structural key, kept on the node: a subtree compiled again (nested to_dfa calls
+    # reach the same objects) finds its DFA without walking the tree
+    known = node.__dict__.get("_dfa_key")
+    if known is not None and known[0] == _INTERN_STATE[0]:
+        with _DFA_CACHE_LOCK:
+            cached = _DFA_CACHE.get((known[0], known[1], max_states))
+            if cached is not None:
+                return cached
     nfa = _NFA(max_states, deadline)
-    cache_key = (nfa.generation, nfa.key(node), max_states)
+    key = nfa.key(node)
+    object.__setattr__(node, "_dfa_key", (nfa.generation, key))
+    cache_key = (nfa.generation, key, max_states)
     with _DFA_CACHE_LOCK:
         cached = _DFA_CACHE.get(cache_key)
         if cached is not None:
