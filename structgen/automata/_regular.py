@@ -350,7 +350,12 @@ class _NFA:
         elif isinstance(node, CommaList):
             self._emit_comma_list(node, start, end)
         elif isinstance(node, Lexeme):
-            self._emit(node.item, start, end)
+            if _is_literal(node.item):
+                self._emit(node.item, start, end)
+            else:
+                # a string or a number: its DFA (built once per distinct lexeme, cached) goes in as a
+                # block of edges, far fewer NFA states than its characters' UTF-8 paths
+                self._emit_node(Automaton(to_dfa(node.item, deadline=self.deadline)), start, end)
         else:
             raise TypeError(f"Expected a regular IR node, but got {type(node).__name__}")
 
@@ -425,6 +430,17 @@ class _NFA:
                 step(src, count, node.extra, grid[n])
             if count >= node.min_count:
                 self.eps[src].append(end)
+
+
+def _is_literal(node: Node) -> bool:
+    """A fixed text (or a choice of single characters): cheaper to emit as it is than as a DFA."""
+    if isinstance(node, Chars):
+        return True
+    if isinstance(node, Seq):
+        return all(isinstance(x, Chars) and len(x.ranges) == 1 and x.ranges[0][0] == x.ranges[0][1] for x in node.items)
+    if isinstance(node, Alt):
+        return all(_is_literal(x) and not isinstance(x, Alt) for x in node.items)
+    return False
 
 
 def _byte_runs(dfa: ByteDFA) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
