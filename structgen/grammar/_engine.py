@@ -22,6 +22,7 @@ from structgen.grammar._cfg import Grammar
 from structgen.grammar._earley import EarleyParser, EarleySet
 from structgen.grammar._kernels import _walk_lexeme
 from structgen.grammar._lexer import BLOCKED, LexerUnion
+from structgen.index._skipping import vocab_tables
 from structgen.vocab import Vocabulary
 
 Position = tuple  # (EarleySet, LexerUnion, lexer state)
@@ -50,9 +51,10 @@ class GrammarEngine:
         self._walks: OrderedDict[tuple, _Walk] = OrderedDict()
         self._lock = threading.Lock()
         trie = vocab.trie
+        tables = vocab_tables(vocab)
         self._trie_args = (
             trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
-            trie.token_order, trie.max_depth,
+            trie.token_order, trie.max_depth, tables.below, tables.sub_end,
         )
         self._n_nodes = trie.n_nodes
         self.initial: Position = (self.parser.initial, self.lexer_for(self.parser.initial), 0)
@@ -167,7 +169,9 @@ class GrammarEngine:
         words = np.zeros(self.vocab.n_words, np.uint32)
         ev_node = np.empty(self._n_nodes, np.int32)
         ev_state = np.empty(self._n_nodes, np.int32)
-        n = _walk_lexeme(*self._trie_args, lexer.transitions, lexer.accepting, roots, pre, words, ev_node, ev_state)
+        n = _walk_lexeme(
+            *self._trie_args, lexer.transitions, lexer.accepting, lexer.loops, roots, pre, words, ev_node, ev_state
+        )
         groups: list[tuple[int, np.ndarray]] = []
         if n:
             ev_node, ev_state = ev_node[:n], ev_state[:n]

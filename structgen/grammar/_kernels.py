@@ -11,8 +11,8 @@ import numpy as np
 
 @numba.njit(cache=True, nogil=True)
 def _walk_lexeme(
-    node_byte, node_depth, node_end, tok_start, tok_end, token_order, max_depth,
-    transitions, accepting, roots, pre_states, out_words, ev_node, ev_state,
+    node_byte, node_depth, node_end, tok_start, tok_end, token_order, max_depth, below, sub_end,
+    transitions, accepting, loops, roots, pre_states, out_words, ev_node, ev_state,
 ):  # pragma: no cover - compiled
     """Walk the subtrees at ``roots``, each entered from lexer state ``pre_states[r]``.
 
@@ -20,6 +20,10 @@ def _walk_lexeme(
     kills the lexer (``-1``, not ``-2``: blocked) right after an accepting state, the lexeme ends
     there: the node is recorded
     as an event ``(ev_node, ev_state)`` for the parser to continue from. Returns the event count.
+
+    A subtree whose bytes (``below``) all lead the state reached back to itself (``loops``: a
+    string body's characters) keeps the lexer there to its leaves: its tokens
+    (``token_order[tok_start[i]:sub_end[i]]``) are taken without visiting its nodes.
     """
     states = np.empty(max_depth + 1, np.int32)
     n_ev = 0
@@ -44,8 +48,115 @@ def _walk_lexeme(
                 i = node_end[i]
                 continue
             states[d] = s
+            if node_end[i] > i + 1:
+                inside = True
+                for w in range(4):
+                    if below[i, w] & ~loops[s, w]:
+                        inside = False
+                        break
+                if inside:
+                    for k in range(tok_start[i], sub_end[i]):
+                        t = token_order[k]
+                        out_words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+                    i = node_end[i]
+                    continue
             for k in range(tok_start[i], tok_end[i]):
                 t = token_order[k]
                 out_words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
             i += 1
     return n_ev
+
+
+_FNV_OFFSET = np.uint64(14695981039346656037)
+_FNV_PRIME = np.uint64(1099511628211)
+PRODUCT_DONE, PRODUCT_TOO_LARGE = 0, 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _vector_slot(table, pool, vec, h):  # pragma: no cover - compiled
+    """The slot of ``vec`` in the open-addressed ``table`` of pool rows (where it is, or goes)."""
+    mask = table.shape[0] - 1
+    slot = np.int64(h & np.uint64(mask))
+    k = vec.shape[0]
+    while True:
+        j = table[slot]
+        if j < 0:
+            return slot
+        same = True
+        for c in range(k):
+            if pool[j, c] != vec[c]:
+                same = False
+                break
+        if same:
+            return slot
+        slot = (slot + 1) & mask
+
+
+@numba.njit(cache=True, nogil=True)
+def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma: no cover - compiled
+    """The reachable product of ``k`` DFAs run side by side (a contextual lexer).
+
+    ``trans`` stacks the DFAs' tables (DFA ``j``'s state ``q`` is row ``offsets[j] + q``, ``-1``
+    dead). A byte no component takes is dead; one only non-``real`` (shadow) components take is
+    ``blocked``. Returns ``(status, transitions, components)``: each product state's component
+    states, a row per state.
+    """
+    k = starts.shape[0]
+    cap = 64
+    pool = np.empty((cap, k), np.int32)
+    rows = np.empty((cap, 256), np.int32)
+    table = np.full(256, -1, np.int64)
+    vec = np.empty(k, np.int32)
+    pool[0] = starts
+    h = _FNV_OFFSET
+    for c in range(k):
+        h = (h ^ np.uint64(starts[c] + 1)) * _FNV_PRIME
+    table[_vector_slot(table, pool, starts, h)] = 0
+    n = 1
+    i = 0
+    while i < n:
+        for b in range(256):
+            alive = False
+            taken = False
+            h = _FNV_OFFSET
+            for c in range(k):
+                q = pool[i, c]
+                t = trans[offsets[c] + q, b] if q >= 0 else -1
+                vec[c] = t
+                if t >= 0:
+                    alive = True
+                    if real[c]:
+                        taken = True
+                h = (h ^ np.uint64(t + 1)) * _FNV_PRIME
+            if not alive:
+                rows[i, b] = -1
+                continue
+            if not taken:
+                rows[i, b] = blocked
+                continue
+            slot = _vector_slot(table, pool, vec, h)
+            j = table[slot]
+            if j < 0:
+                if n >= max_states:
+                    return PRODUCT_TOO_LARGE, rows[:0], pool[:0]
+                if n == cap:
+                    cap *= 2
+                    pool2 = np.empty((cap, k), np.int32)
+                    rows2 = np.empty((cap, 256), np.int32)
+                    pool2[:n] = pool[:n]
+                    rows2[:n] = rows[:n]
+                    pool, rows = pool2, rows2
+                pool[n] = vec
+                j = n
+                n += 1
+                table[slot] = j
+                if 2 * n > table.shape[0]:  # at most half full: rehash into twice the slots
+                    table = np.full(2 * table.shape[0], -1, np.int64)
+                    for r in range(n):
+                        hr = _FNV_OFFSET
+                        for c in range(k):
+                            hr = (hr ^ np.uint64(pool[r, c] + 1)) * _FNV_PRIME
+                        table[_vector_slot(table, pool, pool[r], hr)] = r
+            rows[i, b] = j
+        i += 1
+    return PRODUCT_DONE, rows[:n], pool[:n]

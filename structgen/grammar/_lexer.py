@@ -20,6 +20,7 @@ import numpy as np
 from structgen._errors import CompileTimeoutError
 from structgen.automata import DEAD
 from structgen.grammar._cfg import Terminal
+from structgen.grammar._kernels import PRODUCT_TOO_LARGE, _lexer_product
 
 _ids = count()
 BLOCKED = -2  # a transition into a state only shadow terminals are alive in: the lexeme can never be taken
@@ -28,7 +29,7 @@ BLOCKED = -2  # a transition into a state only shadow terminals are alive in: th
 class LexerUnion:
     """The product DFA of ``terminal_ids``; state 0 is the start (an empty lexeme)."""
 
-    __slots__ = ("id", "terminal_ids", "transitions", "accepting", "accepts")
+    __slots__ = ("id", "terminal_ids", "transitions", "accepting", "accepts", "_loops")
 
     def __init__(
         self,
@@ -45,50 +46,23 @@ class LexerUnion:
             return
         real = np.array([t not in shadow or t in terminal_ids for t in ids], dtype=np.bool_)
         dfas = [terminals[t].dfa for t in ids]
-        k = len(ids)
-        tables = [d.transitions for d in dfas]
-        start = np.array([d.start for d in dfas], np.int32)
-        index: dict[bytes, int] = {start.tobytes(): 0}
-        states = [start]
-        rows: list[np.ndarray] = []
-        accepts: list[frozenset[int]] = []
-        block = np.empty((k, 256), np.int32)
-        i = 0
-        while i < len(states):
-            comps = states[i]
-            for j in range(k):
-                q = comps[j]
-                block[j] = tables[j][q] if q >= 0 else DEAD
-            accepts.append(
-                frozenset(ids[j] for j in range(k) if real[j] and comps[j] >= 0 and dfas[j].accepting[comps[j]])
+        sizes = np.array([d.n_states for d in dfas], np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        stacked = np.concatenate([d.transitions for d in dfas]) if sizes.sum() else np.zeros((1, 256), np.int32)
+        starts = np.array([d.start if d.n_states else DEAD for d in dfas], np.int32)
+        status, transitions, comps = _lexer_product(stacked, offsets, starts, real, BLOCKED, max_states)
+        if status == PRODUCT_TOO_LARGE:
+            raise CompileTimeoutError(
+                f"the lexer for {len(ids)} terminals passed {max_states} states; "
+                "the grammar's terminals overlap too much to run side by side"
             )
-            row = np.full(256, DEAD, np.int32)
-            alive = (block >= 0).any(axis=0)
-            taken = (block[real] >= 0).any(axis=0)
-            row[alive & ~taken] = BLOCKED
-            taken_bytes = np.flatnonzero(taken)
-            if taken_bytes.size:
-                # one dict lookup per distinct successor, not per byte
-                distinct, where = np.unique(block.T[taken_bytes], axis=0, return_inverse=True)
-                targets = np.empty(len(distinct), np.int32)
-                for u, col in enumerate(distinct):
-                    key = col.tobytes()
-                    target = index.get(key)
-                    if target is None:
-                        target = index[key] = len(states)
-                        states.append(np.ascontiguousarray(col))
-                        if len(states) > max_states:
-                            raise CompileTimeoutError(
-                                f"the lexer for {k} terminals passed {max_states} states; "
-                                "the grammar's terminals overlap too much to run side by side"
-                            )
-                    targets[u] = target
-                row[taken_bytes] = targets[where.reshape(-1)]
-            rows.append(row)
-            i += 1
-        self.transitions = np.stack(rows) if rows else np.zeros((0, 256), np.int32)
-        self.accepts = accepts
-        self.accepting = np.array([bool(a) for a in accepts], dtype=np.bool_)
+        accepting_all = np.concatenate([d.accepting for d in dfas]) if sizes.sum() else np.zeros(1, bool)
+        # a component accepts where it is alive, real, and its DFA accepts there
+        accepts_matrix = (comps >= 0) & real & accepting_all[offsets + np.maximum(comps, 0)]
+        ids_array = np.array(ids)
+        self.transitions = np.ascontiguousarray(transitions)
+        self.accepts = [frozenset(ids_array[row].tolist()) for row in accepts_matrix]
+        self.accepting = accepts_matrix.any(axis=1)
 
     def _single(self, dfa, terminal: int) -> None:
         """One terminal: its own DFA, renumbered so the start is state 0 (a 1,000-character string
@@ -107,3 +81,14 @@ class LexerUnion:
     @property
     def n_states(self) -> int:
         return int(self.transitions.shape[0])
+
+    @property
+    def loops(self) -> np.ndarray:
+        """``loops[s]``: the bytes that lead state ``s`` back to itself (4 words of 64 bits)."""
+        try:
+            return self._loops
+        except AttributeError:
+            n = self.n_states
+            same = self.transitions == np.arange(n, dtype=np.int32)[:, None]
+            self._loops = np.packbits(same, axis=1, bitorder="little").view(np.uint64).reshape(n, 4)
+            return self._loops
