@@ -13,6 +13,7 @@ parse: across steps only the parser calls are repeated.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from structgen.automata import DEAD
 from structgen.grammar._cfg import Grammar
 from structgen.grammar._earley import EarleyParser, EarleySet
-from structgen.grammar._kernels import _walk_lexeme
+from structgen.grammar._kernels import _reference_walk, _walk_lexeme
 from structgen.grammar._lexer import BLOCKED, LexerUnion
 from structgen.index._skipping import vocab_tables
 from structgen.vocab import Vocabulary
@@ -40,6 +41,31 @@ class _Walk:
         self.groups = groups  # (accepting lexer state, trie nodes where the lexeme ended there)
 
 
+_REFERENCES: weakref.WeakKeyDictionary[Vocabulary, tuple] = weakref.WeakKeyDictionary()
+_REFERENCES_LOCK = threading.Lock()
+
+
+def string_reference(vocab: Vocabulary) -> tuple:
+    """The vocabulary's trie walked once inside a JSON string body (as json.dumps writes strings):
+    ``(ref, ref_acc, r0, ref_state, ref_tok_ok, ref_events)`` for ``_walk_lexeme``. Object keys
+    and string values read it instead of walking their ~100k tokens again."""
+    with _REFERENCES_LOCK:
+        found = _REFERENCES.get(vocab)
+        if found is None:
+            from structgen.automata._regular import to_dfa
+            from structgen.schema._json_text import any_string_content, string_of
+
+            dfa = to_dfa(string_of(any_string_content()))
+            r0 = int(dfa.transitions[dfa.start, ord('"')])
+            trie = vocab.trie
+            walk = _reference_walk(
+                trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
+                trie.token_order.shape[0], dfa.transitions, dfa.accepting, r0,
+            )
+            found = _REFERENCES[vocab] = (dfa.transitions, dfa.accepting, np.int32(r0), *walk)
+    return found
+
+
 class GrammarEngine:
     def __init__(self, grammar: Grammar, vocab: Vocabulary) -> None:
         self.grammar = grammar
@@ -54,7 +80,7 @@ class GrammarEngine:
         tables = vocab_tables(vocab)
         self._trie_args = (
             trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
-            trie.token_order, trie.max_depth, tables.below, tables.sub_end,
+            trie.token_order, trie.max_depth, tables.below, tables.sub_end, *string_reference(vocab),
         )
         self._n_nodes = trie.n_nodes
         self.initial: Position = (self.parser.initial, self.lexer_for(self.parser.initial), 0)
@@ -170,7 +196,8 @@ class GrammarEngine:
         ev_node = np.empty(self._n_nodes, np.int32)
         ev_state = np.empty(self._n_nodes, np.int32)
         n = _walk_lexeme(
-            *self._trie_args, lexer.transitions, lexer.accepting, lexer.loops, roots, pre, words, ev_node, ev_state
+            *self._trie_args, lexer.transitions, lexer.accepting, lexer.loops, lexer.like_ref, lexer.after_quote,
+            roots, pre, words, ev_node, ev_state,
         )
         groups: list[tuple[int, np.ndarray]] = []
         if n:

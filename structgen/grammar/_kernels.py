@@ -12,7 +12,8 @@ import numpy as np
 @numba.njit(cache=True, nogil=True)
 def _walk_lexeme(
     node_byte, node_depth, node_end, tok_start, tok_end, token_order, max_depth, below, sub_end,
-    transitions, accepting, loops, roots, pre_states, out_words, ev_node, ev_state,
+    ref, ref_acc, r0, ref_state, ref_tok_ok, ref_events,
+    transitions, accepting, loops, like_ref, after_quote, roots, pre_states, out_words, ev_node, ev_state,
 ):  # pragma: no cover - compiled
     """Walk the subtrees at ``roots``, each entered from lexer state ``pre_states[r]``.
 
@@ -24,7 +25,13 @@ def _walk_lexeme(
     A subtree whose bytes (``below``) all lead the state reached back to itself (``loops``: a
     string body's characters) keeps the lexer there to its leaves: its tokens
     (``token_order[tok_start[i]:sub_end[i]]``) are taken without visiting its nodes.
+
+    Inside a JSON string body (a lexer state that behaves as the reference's body state ``r0``:
+    ``like_ref``, decided on first sight, 0 unknown, 1 yes, 2 no), a subtree the reference walk
+    entered in ``r0`` is read off that walk (``ref_state``, ``ref_tok_ok``, ``ref_events``): its
+    tokens that stay in the string, and its string ends, in lexer state ``after_quote[s]``.
     """
+    image = np.empty(ref.shape[0], np.int32)
     states = np.empty(max_depth + 1, np.int32)
     n_ev = 0
     for r in range(roots.shape[0]):
@@ -48,6 +55,26 @@ def _walk_lexeme(
                 i = node_end[i]
                 continue
             states[d] = s
+            if node_end[i] > i + 1 and ref_state[i] == r0:
+                if like_ref[s] == 0:
+                    if _bisimilar(transitions, accepting, s, ref, ref_acc, r0, image):
+                        like_ref[s] = 1
+                        after_quote[s] = image[ref[r0, 34]]
+                    else:
+                        like_ref[s] = 2
+                if like_ref[s] == 1:
+                    for k in range(tok_start[i], sub_end[i]):
+                        if ref_tok_ok[k]:
+                            t = token_order[k]
+                            out_words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+                    lo = np.searchsorted(ref_events, i)
+                    hi = np.searchsorted(ref_events, node_end[i])
+                    for e in range(lo, hi):
+                        ev_node[n_ev] = ref_events[e]
+                        ev_state[n_ev] = after_quote[s]
+                        n_ev += 1
+                    i = node_end[i]
+                    continue
             if node_end[i] > i + 1:
                 inside = True
                 for w in range(4):
@@ -160,3 +187,70 @@ def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma
             rows[i, b] = j
         i += 1
     return PRODUCT_DONE, rows[:n], pool[:n]
+
+
+@numba.njit(cache=True, nogil=True)
+def _reference_walk(node_byte, node_depth, node_end, tok_start, tok_end, n_order, ref, ref_acc, r0):  # pragma: no cover
+    """The trie walked once from state ``r0`` of the reference automaton ``ref`` (a JSON string
+    body): the reference state at each node (``-1``: dead or not reached), whether each token
+    (by its place in the trie's token order) stays alive, and the nodes where the string ends
+    (the byte after its closing quote), in trie order.
+    """
+    n = node_byte.shape[0]
+    state = np.full(n, -1, np.int32)
+    tok_ok = np.zeros(n_order, np.bool_)
+    events = np.empty(n, np.int32)
+    n_ev = 0
+    parent_state = np.empty(node_depth.max() + 2, np.int32)
+    parent_state[0] = r0
+    i = 1
+    while i < n:
+        p = parent_state[node_depth[i] - 1]
+        s = ref[p, node_byte[i]]
+        if s < 0:
+            if ref_acc[p]:
+                events[n_ev] = i
+                n_ev += 1
+            i = node_end[i]
+            continue
+        state[i] = s
+        parent_state[node_depth[i]] = s
+        for k in range(tok_start[i], tok_end[i]):
+            tok_ok[k] = True
+        i += 1
+    return state, tok_ok, events[:n_ev].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _bisimilar(transitions, accepting, q0, ref, ref_acc, r0, image):  # pragma: no cover - compiled
+    """Whether lexer state ``q0`` behaves exactly as reference state ``r0`` on every input (the
+    same bytes alive, dead -- never blocked -- and accepting along the way). ``image[r]`` receives
+    the lexer state matching reference state ``r`` (``-1`` where none was reached)."""
+    m = ref.shape[0]
+    image[:] = -1
+    image[r0] = q0
+    stack = np.empty(m, np.int32)
+    stack[0] = r0
+    top = 1
+    while top:
+        top -= 1
+        r = stack[top]
+        q = image[r]
+        if accepting[q] != ref_acc[r]:
+            return False
+        for b in range(256):
+            tr = ref[r, b]
+            tq = transitions[q, b]
+            if tr < 0:
+                if tq != -1:
+                    return False
+                continue
+            if tq < 0:
+                return False
+            if image[tr] < 0:
+                image[tr] = tq
+                stack[top] = tr
+                top += 1
+            elif image[tr] != tq:
+                return False
+    return True

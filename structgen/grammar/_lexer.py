@@ -29,7 +29,7 @@ BLOCKED = -2  # a transition into a state only shadow terminals are alive in: th
 class LexerUnion:
     """The product DFA of ``terminal_ids``; state 0 is the start (an empty lexeme)."""
 
-    __slots__ = ("id", "terminal_ids", "transitions", "accepting", "accepts", "_loops")
+    __slots__ = ("id", "terminal_ids", "transitions", "accepting", "accepts", "_loops", "like_ref", "after_quote")
 
     def __init__(
         self,
@@ -63,6 +63,7 @@ class LexerUnion:
         self.transitions = np.ascontiguousarray(transitions)
         self.accepts = [frozenset(ids_array[row].tolist()) for row in accepts_matrix]
         self.accepting = accepts_matrix.any(axis=1)
+        self._reference_arrays()
 
     def _single(self, dfa, terminal: int) -> None:
         """One terminal: its own DFA, renumbered so the start is state 0 (a 1,000-character string
@@ -77,10 +78,17 @@ class LexerUnion:
         self.accepting = dfa.accepting[order].astype(np.bool_)
         mine, none = frozenset({terminal}), frozenset()
         self.accepts = [mine if a else none for a in self.accepting.tolist()]
+        self._reference_arrays()
 
     @property
     def n_states(self) -> int:
         return int(self.transitions.shape[0])
+
+    def _reference_arrays(self) -> None:
+        """Scratch the mask walk fills in: which states behave as a JSON string body (0 unknown,
+        1 yes, 2 no) and, for those, the state after the closing quote."""
+        self.like_ref = np.zeros(self.n_states, np.int8)
+        self.after_quote = np.full(self.n_states, -1, np.int32)
 
     @property
     def loops(self) -> np.ndarray:

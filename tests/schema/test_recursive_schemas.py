@@ -131,6 +131,25 @@ def test_masks_of_a_recursive_schema_equal_brute_force(smollm2_vocab, smollm2_to
     assert matcher.is_accepting()
 
 
+def test_masks_inside_free_keys_and_string_values_equal_brute_force(smollm2_vocab, smollm2_tokenizer):
+    # keys of any name and string values: the grammar walk reads string bodies off the reference
+    # walk of the trie (string_reference), so its masks there must still be exact, closing
+    # quotes and escapes and a key that is a prefix of a named one included
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                                               "sub": {"$ref": "#"}},
+              "required": ["id"], "additionalProperties": {"type": "string"}}
+    value = {"id": 1, "name": "caf\u00e9 \"q\"", "sub": {"id": 2, "na": "x\ny", "idx": ""}, "nom": "ok"}
+    text = dumps(value, schema)
+    constraint = compile_json_schema(schema, smollm2_vocab)
+    assert isinstance(constraint, GrammarConstraint)
+    ids = smollm2_tokenizer.encode(text, add_special_tokens=False)
+    matcher = constraint.matcher()
+    for step, token in enumerate(ids):
+        assert mask_set(matcher, smollm2_vocab) == brute_force_mask(constraint, matcher._history[-1]), step
+        assert matcher.advance(token)
+    assert matcher.is_accepting()
+
+
 def test_recursion_under_not_falls_back_to_bounded_unrolling_and_says_so(smollm2_vocab):
     schema = {"$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}}},
               "type": "object", "properties": {"a": {"not": {"$ref": "#/$defs/t"}}}}
