@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -237,6 +237,10 @@ class _NFA:
         self._keys: dict[int, int] = {}  # id(node) -> structural key
         self._uses: dict[int, int] = {}  # key -> references to equal nodes in the tree
         self._entries: dict[tuple[int, int], int] = {}  # (key, end) -> entry of an emitted copy
+        # embedded DFAs' edges as arrays (source, lo, hi, target) and their ε-edges to the end:
+        # their states hold ``()`` in ``edges``/``eps`` (nothing else adds edges to them)
+        self.block_edges: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.block_eps: list[tuple[np.ndarray, int]] = []
 
     def state(self) -> int:
         if len(self.edges) >= self.max_states:
@@ -250,21 +254,26 @@ class _NFA:
         self.eps.append([])
         return len(self.edges) - 1
 
-    def states(self, k: int) -> int:
-        """Allocate ``k`` consecutive states; returns the first."""
+    def states(self, k: int, fixed: bool = False) -> int:
+        """Allocate ``k`` consecutive states; returns the first. ``fixed``: their edges are set
+        whole (an embedded DFA's, a template copy's), never appended to."""
         first = len(self.edges)
         if first + k > self.max_states:
             self.state()  # raises the size error
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise CompileTimeoutError("compiling the constraint's automaton ran past its time limit")
-        self.edges.extend([] for _ in range(k))
-        self.eps.extend([] for _ in range(k))
+        if fixed:
+            self.edges.extend(repeat((), k))
+            self.eps.extend(repeat((), k))
+        else:
+            self.edges.extend([] for _ in range(k))
+            self.eps.extend([] for _ in range(k))
         return first
 
     def key(self, node: Node) -> int:
         """The structural key of the tree about to be built (counts shared subtrees on the way)."""
         k = self._keys.get(id(node))
-        return node_key(node, self._keys, self._uses, self.intern) if k is None else k
+        return node_key(node, self._keys, self._uses, (self.generation, self.intern)) if k is None else k
 
     def build(self, node: Node) -> tuple[int, int]:
         self.key(node)
@@ -339,18 +348,15 @@ class _NFA:
             dfa = node.dfa
             if dfa.n_states == 0:
                 return  # the empty language: no path from start to end
-            base = self.states(dfa.n_states)
+            base = self.states(dfa.n_states, fixed=True)
             self.eps[start].append(base + dfa.start)
             src, lo, hi, dst = _byte_runs(dfa)
-            edges = self.edges
-            for s, a, b, t in zip((src + base).tolist(), lo.tolist(), hi.tolist(), (dst + base).tolist()):
-                edges[s].append((a, b, t))
-            for s in np.flatnonzero(dfa.accepting).tolist():
-                self.eps[base + s].append(end)
+            self.block_edges.append((src + base, lo, hi, dst + base))
+            self.block_eps.append((np.flatnonzero(dfa.accepting) + base, end))
         elif isinstance(node, CommaList):
             self._emit_comma_list(node, start, end)
         elif isinstance(node, Lexeme):
-            if _is_literal(node.item):
+            if not _entered_as_dfa(node):
                 self._emit(node.item, start, end)
             else:
                 # a string or a number: its DFA (built once per distinct lexeme, cached) goes in as a
@@ -369,8 +375,11 @@ class _NFA:
         """
         a, b = self.state(), self.state()
         base = len(self.edges)
+        n_blocks = len(self.block_edges)
         self._emit(item, a, b)
         k = len(self.edges) - base
+        blocks = self.block_edges[n_blocks:]  # embedded DFAs inside the template: copied as arrays
+        block_eps = self.block_eps[n_blocks:]
 
         def rel(t: int) -> int:
             return -1 if t == a else -2 if t == b else t - base
@@ -387,7 +396,7 @@ class _NFA:
                 self.eps[cur].append(a)
                 self.eps[b].append(nxt)
                 return
-            off = self.states(k)
+            off = self.states(k, fixed=True)
             ends = {-1: cur, -2: nxt}
             self.edges[cur].extend((lo, hi, ends.get(t, off + t)) for lo, hi, t in a_edges)
             self.eps[cur].extend(ends.get(t, off + t) for t in a_eps)
@@ -396,6 +405,11 @@ class _NFA:
                     self.edges[off + i] = [(lo, hi, ends.get(t, off + t)) for lo, hi, t in edges[i]]
                 if eps[i]:
                     self.eps[off + i] = [ends.get(t, off + t) for t in eps[i]]
+            shift = off - base  # a block's own states are inside the template
+            for src, lo, hi, dst in blocks:
+                self.block_edges.append((src + shift, lo, hi, dst + shift))
+            for states, end in block_eps:
+                self.block_eps.append((states + shift, ends.get(rel(end), off + rel(end))))
 
         return place
 
@@ -432,6 +446,11 @@ class _NFA:
                 self.eps[src].append(end)
 
 
+def _entered_as_dfa(node: Node) -> bool:
+    """Whether an NFA build takes ``node`` as its own DFA's edges (see ``_emit_node``)."""
+    return isinstance(node, Lexeme) and not _is_literal(node.item)
+
+
 def _is_literal(node: Node) -> bool:
     """A fixed text (or a choice of single characters): cheaper to emit as it is than as a DFA."""
     if isinstance(node, Chars):
@@ -466,19 +485,30 @@ def node_key(
     node: Node,
     memo: dict[int, int] | None = None,
     uses: dict[int, int] | None = None,
-    intern: dict[tuple, int] | None = None,
+    state: tuple[int, dict[tuple, int]] | None = None,
 ) -> int:
     """A structural key of ``node``: equal keys mean equal trees (hence equal languages).
 
     ``memo`` (by object id, valid while the tree is alive) makes a shared subtree cost once;
     ``uses`` counts, per key, the references to it from distinct parent objects (and the root).
+    ``state`` is the intern table's (generation, table) to key in (the current one by default).
+
+    A node keeps its key (``_dfa_key``, with the generation), so later calls need not walk it
+    again: any node when ``uses`` is not asked for, else only those whose inside an NFA build
+    never reads (characters, automata, and lexemes it enters as their own DFA).
     """
     memo = {} if memo is None else memo
-    intern = _INTERN_STATE[1] if intern is None else intern
+    generation, intern = _INTERN_STATE if state is None else state
     stack: list[tuple[Node, bool]] = [(node, False)]
     while stack:
         item, ready = stack.pop()
         if id(item) in memo:
+            continue
+        known = item.__dict__.get("_dfa_key")
+        if known is not None and known[0] == generation and (
+            uses is None or isinstance(item, (Chars, Automaton)) or _entered_as_dfa(item)
+        ):
+            memo[id(item)] = known[1]
             continue
         if isinstance(item, Chars):
             shape: tuple = (0, item.ranges)
@@ -497,7 +527,8 @@ def node_key(
             if uses is not None:
                 for k in child_keys:
                     uses[k] = uses.get(k, 0) + 1
-        memo[id(item)] = intern.setdefault(shape, len(intern))
+        key = memo[id(item)] = intern.setdefault(shape, len(intern))
+        object.__setattr__(item, "_dfa_key", (generation, key))
     root = memo[id(node)]
     if uses is not None:
         uses[root] = uses.get(root, 0) + 1
@@ -539,16 +570,32 @@ def intersect_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
 
 def _nfa_arrays(nfa: _NFA) -> tuple[np.ndarray, ...]:
     """The NFA's ε-edges and byte-range edges as CSR arrays (what the compiled kernel reads)."""
-    eps_len = np.fromiter(map(len, nfa.eps), np.int64, len(nfa.eps))
-    eps_ptr = np.zeros(len(nfa.eps) + 1, np.int64)
-    np.cumsum(eps_len, out=eps_ptr[1:])
-    eps_dst = np.fromiter(chain.from_iterable(nfa.eps), np.int32, int(eps_ptr[-1]))
-    e_len = np.fromiter(map(len, nfa.edges), np.int64, len(nfa.edges))
-    e_ptr = np.zeros(len(nfa.edges) + 1, np.int64)
-    np.cumsum(e_len, out=e_ptr[1:])
-    flat = np.fromiter(chain.from_iterable(chain.from_iterable(nfa.edges)), np.int32, 3 * int(e_ptr[-1]))
+    n = len(nfa.edges)
+    eps_len = np.fromiter(map(len, nfa.eps), np.int64, n)
+    eps_dst = np.fromiter(chain.from_iterable(nfa.eps), np.int32, int(eps_len.sum()))
+    e_len = np.fromiter(map(len, nfa.edges), np.int64, n)
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(nfa.edges)), np.int32, 3 * int(e_len.sum()))
     flat = flat.reshape(-1, 3)
-    return eps_ptr, eps_dst, e_ptr, flat[:, 0].copy(), flat[:, 1].copy(), flat[:, 2].copy()
+    e_lo, e_hi, e_dst = flat[:, 0], flat[:, 1], flat[:, 2]
+    if nfa.block_edges:  # the embedded DFAs' edges join their states' (sorted by source)
+        e_src = np.concatenate([np.repeat(np.arange(n, dtype=np.int64), e_len), *(b[0] for b in nfa.block_edges)])
+        order = np.argsort(e_src, kind="stable")
+        e_lo = np.concatenate([e_lo, *(b[1] for b in nfa.block_edges)])[order]
+        e_hi = np.concatenate([e_hi, *(b[2] for b in nfa.block_edges)])[order]
+        e_dst = np.concatenate([e_dst, *(b[3] for b in nfa.block_edges)])[order]
+        e_len = np.bincount(e_src, minlength=n)
+        eps_src = np.concatenate([np.repeat(np.arange(n, dtype=np.int64), eps_len),
+                                  *(states for states, _ in nfa.block_eps)])
+        order = np.argsort(eps_src, kind="stable")
+        eps_dst = np.concatenate([eps_dst, *(np.full(states.size, end, np.int32) for states, end in nfa.block_eps)])
+        eps_dst = eps_dst[order]
+        eps_len = np.bincount(eps_src, minlength=n)
+    eps_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(eps_len, out=eps_ptr[1:])
+    e_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(e_len, out=e_ptr[1:])
+    return (eps_ptr, np.ascontiguousarray(eps_dst, np.int32), e_ptr, np.ascontiguousarray(e_lo, np.int32),
+            np.ascontiguousarray(e_hi, np.int32), np.ascontiguousarray(e_dst, np.int32))
 
 
 def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = None) -> ByteDFA:
@@ -568,8 +615,7 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
             if cached is not None:
                 return cached
     nfa = _NFA(max_states, deadline)
-    key = nfa.key(node)
-    object.__setattr__(node, "_dfa_key", (nfa.generation, key))
+    key = nfa.key(node)  # kept on the node (node_key)
     cache_key = (nfa.generation, key, max_states)
     with _DFA_CACHE_LOCK:
         cached = _DFA_CACHE.get(cache_key)
@@ -591,8 +637,9 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
     # DFA state 0: the ε-closure of the NFA start
     seen = {start}
     stack = [start]
-    while stack:
-        for t in nfa.eps[stack.pop()]:
+    while stack:  # over the CSR arrays: they hold the embedded DFAs' ε-edges too
+        s = stack.pop()
+        for t in eps_dst[eps_ptr[s]:eps_ptr[s + 1]].tolist():
             if t not in seen:
                 seen.add(t)
                 stack.append(t)
@@ -662,6 +709,11 @@ def _remember(key: tuple[int, int, int], dfa: ByteDFA) -> None:
         while _dfa_cache_size > _DFA_CACHE_BYTES:
             _, old = _DFA_CACHE.popitem(last=False)
             _dfa_cache_size -= old.transitions.nbytes
+
+
+def cache_generation() -> int:
+    """The DFA cache's generation: it changes when the cache is cleared (for caches kept with it)."""
+    return _INTERN_STATE[0]
 
 
 def clear_dfa_cache() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from structgen.automata._regular import (
     Repeat,
     Seq,
     alt,
+    cache_generation,
     char_set,
     chars,
     difference_dfas,
@@ -60,20 +62,34 @@ def string_of(content: Node) -> Node:
     return Lexeme(seq(QUOTE, content, QUOTE))
 
 
+_ANY_CHAR = json_char(ANY_JSON_CHAR)  # every string value and key has it: built once
+
+
 def any_string_content(min_length: int = 0, max_length: int | None = None) -> Node:
-    return Repeat(json_char(ANY_JSON_CHAR), min_length, max_length)
+    return Repeat(_ANY_CHAR, min_length, max_length)
 
 
 def string_content_except(words: list[str]) -> Node:
     """Encoded string content whose decoded value is none of ``words``.
 
     Every character has one spelling here (json.dumps'), so excluding each word's spelling
-    excludes the word: a DFA difference against the cached any-content automaton.
+    excludes the word: a DFA difference against the cached any-content automaton. Kept per set
+    of words with the DFA cache (a definition referenced from many places has the same keys).
     """
     if not words:
         return any_string_content()
-    spelled = alt(*(literal(json.dumps(w, ensure_ascii=False)[1:-1]) for w in words))
-    return Automaton(difference_dfas(_any_content_dfa(), to_dfa(spelled)))
+    key = (cache_generation(), tuple(words))
+    found = _EXCEPT.get(key)
+    if found is None:
+        spelled = alt(*(literal(json.dumps(w, ensure_ascii=False)[1:-1]) for w in words))
+        found = Automaton(difference_dfas(_any_content_dfa(), to_dfa(spelled)))
+        if len(_EXCEPT) > 4096 or any(k[0] != key[0] for k in islice(_EXCEPT, 1)):
+            _EXCEPT.clear()
+        _EXCEPT[key] = found
+    return found
+
+
+_EXCEPT: dict[tuple[int, tuple[str, ...]], Automaton] = {}
 
 
 @lru_cache(maxsize=1)
