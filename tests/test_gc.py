@@ -1,0 +1,47 @@
+import gc
+
+import pytest
+
+from structgen._gc import gc_paused
+
+
+@gc_paused
+def _collector_state() -> bool:
+    return gc.isenabled()
+
+
+@gc_paused
+def _nested() -> tuple[bool, bool]:
+    inner = _collector_state()
+    return inner, gc.isenabled()  # still paused after the inner call returned
+
+
+@gc_paused
+def _fails() -> None:
+    raise ValueError("boom")
+
+
+def test_the_collector_is_off_inside_and_back_on_after():
+    assert gc.isenabled()
+    assert _collector_state() is False
+    assert gc.isenabled()
+
+
+def test_a_nested_pause_ends_with_the_outermost_call():
+    assert _nested() == (False, False)
+    assert gc.isenabled()
+
+
+def test_the_collector_comes_back_when_the_call_raises():
+    with pytest.raises(ValueError, match="boom"):
+        _fails()
+    assert gc.isenabled()
+
+
+def test_a_collector_the_caller_turned_off_stays_off():
+    gc.disable()
+    try:
+        assert _collector_state() is False
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
