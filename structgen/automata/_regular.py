@@ -47,9 +47,22 @@ def _cached_hash(node: object, key: tuple) -> int:
     """``hash(key)``, computed once per node: trees are hashed again and again (dedup in alt, caches)."""
     h = node.__dict__.get("_hash")
     if h is None:
+        _hash_below(node)  # bottom-up without recursion: IR trees can be thousands of levels deep
         h = hash(key)
         object.__setattr__(node, "_hash", h)
     return h
+
+
+def _hash_below(node: object) -> None:
+    """Hash (and so cache) every node under ``node``, children before parents, iteratively."""
+    stack: list[tuple[object, bool]] = [(c, False) for c in _children(node)]  # type: ignore[arg-type]
+    while stack:
+        item, ready = stack.pop()
+        if ready:
+            hash(item)
+        elif "_hash" not in item.__dict__ and isinstance(item, (Seq, Alt, Repeat, Lexeme, CommaList)):
+            stack.append((item, True))
+            stack.extend((c, False) for c in _children(item))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

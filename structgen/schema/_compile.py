@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -160,12 +161,18 @@ def compile_json_schema(
     settings = SchemaOptions(**options)
     compiler = SchemaCompiler(document, settings, deadline, documents)
     try:
-        node = compiler.compile(document)
-    except NotRegularError:
-        # a recursive rule met an operation only regular languages have (`not`, `contains`,
-        # property_order="any" ...): unroll the recursion instead (reported as a narrowing)
-        compiler = SchemaCompiler(document, replace(settings, recursion="unroll"), deadline, documents)
-        node = compiler.compile(document)
+        try:
+            node = compiler.compile(document)
+        except NotRegularError:
+            # a recursive rule met an operation only regular languages have (`not`, `contains`,
+            # property_order="any" ...): unroll the recursion instead (reported as a narrowing)
+            compiler = SchemaCompiler(document, replace(settings, recursion="unroll"), deadline, documents)
+            node = compiler.compile(document)
+    except RecursionError:
+        raise UnsupportedFeatureError(
+            f"{compiler.pointer}: the schema nests too deeply to compile (Python's recursion limit of "
+            f"{sys.getrecursionlimit()} frames was reached here)"
+        ) from None
     if time.monotonic() > deadline:
         raise CompileTimeoutError(f"compiling the schema ran past its {time_limit} s time limit")
     unsupported = [i for i in compiler.issues if i.kind == "unsupported"]

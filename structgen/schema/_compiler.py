@@ -82,6 +82,10 @@ class SchemaCompiler(_References, _Combinators, _Objects, _Arrays, _Scalars):
         self.root = root
         self.options = options
         self.refs = RefResolver(root, documents)
+        self.pointer = "#"
+        dialect = root.get("$schema") if isinstance(root, dict) else None
+        # draft 4 counts 1.0 as a number but not as an integer (6 and later: an integer too)
+        self.integral_floats = not (isinstance(dialect, str) and ("draft-04" in dialect or "draft-03" in dialect))
         self.ctx = _Context()
         # recursion="grammar": the $ref targets being compiled now, those found to recur, and the
         # finished recursive ones (target pointer -> its language, with Refs to itself and others)
@@ -156,6 +160,7 @@ class SchemaCompiler(_References, _Combinators, _Objects, _Arrays, _Scalars):
 
     def compile(self, schema: Any, pointer: str = "#") -> Node:
         self.check_deadline()
+        self.pointer = pointer  # the innermost schema being compiled (named if nesting runs too deep)
         if schema is True:
             return self.any_value(self.options.any_value_depth)
         if schema is False:

@@ -153,13 +153,18 @@ class _Builder:
         lo, hi = node.min_count, node.max_count
         cap = max(lo, 1) if hi is None else hi
         memo: dict[tuple[int, int], int] = {}
+        todo: list[tuple[int, int, int]] = []  # a worklist, not recursion: counts go up to 1,024
 
         def rest(i: int, count: int) -> int:
-            key = (i, count)
-            n = memo.get(key)
-            if n is not None:
-                return n
-            n = memo[key] = self.new_nonterminal("members")
+            n = memo.get((i, count))
+            if n is None:
+                n = memo[(i, count)] = self.new_nonterminal("members")
+                todo.append((n, i, count))
+            return n
+
+        start = rest(0, 0)
+        while todo:
+            n, i, count = todo.pop()
             lead = sep if count else ()
             more = min(count + 1, cap)
             room = hi is None or count < hi
@@ -174,9 +179,7 @@ class _Builder:
                     self.productions.append((n, ()))
                 if extra is not None and room:
                     self.productions.append((n, (*lead, *extra, nonterminal(rest(i, more)))))
-            return n
-
-        return (nonterminal(rest(0, 0)),)
+        return (nonterminal(start),)
 
 
 def schema_grammar(

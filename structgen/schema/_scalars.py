@@ -38,7 +38,10 @@ class _Scalars:
             ilo = None if lo is None else (math.floor(lo) + 1 if lo_excl else math.ceil(lo))
             ihi = None if hi is None else (math.ceil(hi) - 1 if hi_excl else math.floor(hi))
             if ilo is None and ihi is None:
-                node = seq(jt.UNBOUNDED_INTEGER, opt(seq(literal("."), Repeat(literal("0"), 1, None))))
+                exact = kind == "integer" and not self.integral_floats  # draft 4: 1.0 is not an integer
+                node = jt.UNBOUNDED_INTEGER if exact else seq(
+                    jt.UNBOUNDED_INTEGER, opt(seq(literal("."), Repeat(literal("0"), 1, None)))
+                )
             else:
                 node = jt.integer_range(ilo, ihi)
         elif lo is None and hi is None:

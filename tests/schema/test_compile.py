@@ -194,3 +194,23 @@ def test_schema_rewriting_stops_at_the_time_limit(smollm2_vocab):
              for i in range(16)]
     with pytest.raises(CompileTimeoutError):
         compile_json_schema({"type": "object", "allOf": parts}, smollm2_vocab, time_limit=0.5)
+
+
+def test_draft4_integers_refuse_a_zero_fraction_that_later_drafts_allow(smollm2_vocab):
+    # draft 4 counts 1.0 as a number but not as an integer; from draft 6 it is an integer too
+    # (JSONSchemaBench Github_trivial o14485 and Github_easy o24544 label 12345.0 invalid)
+    draft4 = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer"}
+    draft7 = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "integer"}
+    assert not compile_json_schema(draft4, smollm2_vocab).matches("12345.0")
+    assert compile_json_schema(draft4, smollm2_vocab).matches("12345")
+    assert compile_json_schema(draft7, smollm2_vocab).matches("12345.0")
+    as_number = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "number"}
+    assert compile_json_schema(as_number, smollm2_vocab).matches("12345.0")
+
+
+def test_a_schema_nested_past_the_recursion_limit_is_refused_with_where(smollm2_vocab):
+    schema: dict = {"type": "integer"}
+    for _ in range(400):  # each level costs the compiler several Python frames
+        schema = {"type": "object", "properties": {"a": schema}, "required": ["a"]}
+    with pytest.raises(UnsupportedFeatureError, match=r"#/properties/a/properties/a.*nests too deeply"):
+        compile_json_schema(schema, smollm2_vocab)

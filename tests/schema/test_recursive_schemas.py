@@ -158,3 +158,15 @@ def test_recursion_under_not_falls_back_to_bounded_unrolling_and_says_so(smollm2
     assert not isinstance(constraint, GrammarConstraint)
     assert [i.kind for i in constraint.schema_issues if i.keyword == "not"] == ["unsupported"]
     assert constraint.matches('{"a":1}')
+
+
+def test_a_recursive_schema_with_a_thousand_member_bound_compiles(smollm2_vocab):
+    # the grammar's member rules go one per count written: built by a worklist, not recursion
+    # (JsonSchemaStore tokenlist.schema reached Python's recursion limit)
+    schema = {"type": "object", "properties": {"sub": {"$ref": "#"}},
+              "additionalProperties": {"type": "integer"}, "maxProperties": 1000}
+    constraint = compile_json_schema(schema, smollm2_vocab)
+    assert isinstance(constraint, GrammarConstraint)
+    assert constraint.matches('{"sub":{"b":2},"a":1}')  # named properties first (schema order)
+    assert constraint.matches("{" + ",".join(f'"k{i}":{i}' for i in range(1000)) + "}")
+    assert not constraint.matches("{" + ",".join(f'"k{i}":{i}' for i in range(1001)) + "}")
