@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gzip
 import json
 import os
 import random
@@ -567,7 +568,9 @@ def load_results(engine: str, directory: Path = RESULTS) -> tuple[dict[str, Any]
     """The run's metadata (resumed runs listed under ``"resumed"``) and its per-schema results."""
     meta: dict[str, Any] = {}
     rows = []
-    with open(results_path(engine, directory)) as f:
+    path = results_path(engine, directory)
+    packed = path.with_name(path.name + ".gz")  # a full run's files are kept gzipped in the repository
+    with open(path) if path.exists() or not packed.exists() else gzip.open(packed, "rt") as f:
         for line in f:
             row = json.loads(line)
             if "meta" in row:
@@ -591,6 +594,8 @@ def resumable(engine: str, directory: Path, plan: dict[str, list[int]]) -> set[s
     """The ids an earlier run of this plan already has results for (raises if the file is another plan's)."""
     path = results_path(engine, directory)
     if not path.exists():
+        if path.with_name(path.name + ".gz").exists():
+            raise SystemExit(f"--resume: gunzip {path}.gz first (results are appended to the plain file)")
         return set()
     meta, rows = load_results(engine, directory)
     if not same_plan(meta.get("plan", {}), plan):
