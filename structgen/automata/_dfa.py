@@ -9,7 +9,6 @@ from functools import cached_property
 import numpy as np
 
 from structgen.automata._kernels import (
-    _byte_classes,
     _byte_classes_by_rows,
     _compact_rows,
     _hopcroft,
@@ -100,8 +99,8 @@ def trim_and_minimise(transitions: np.ndarray, accepting: np.ndarray, start: int
     acc = accepting[alive]
     # bytes with identical columns behave alike everywhere: Hopcroft runs over those classes only
     _, reps, ok = _byte_classes_by_rows(t)
-    if not ok:  # a hash collision: compare the columns themselves
-        _, reps = _byte_classes(np.ascontiguousarray(t.T))
+    if not ok:  # a hash collision (never seen): every byte its own class, exact but slower
+        reps = np.arange(256, dtype=np.int32)
     cls, n_cls = _hopcroft(np.ascontiguousarray(t[:, reps]), acc)
     out, rep = _quotient_bfs(t, cls, n_cls, int(np.count_nonzero(alive[:start])))
     return ByteDFA(out, acc[rep].copy(), 0)

@@ -435,7 +435,7 @@ def _byte_classes_by_rows(table):  # pragma: no cover - compiled
 
     Columns are hashed, bytes grouped by hash, and the grouping checked in a second pass. Returns
     (class of each byte, one byte per class, ok); ``ok`` is False on a hash collision (then the
-    caller compares columns directly).
+    caller takes every byte as its own class).
     """
     n = table.shape[0]
     h = np.full(256, _FNV_OFFSET, np.uint64)
@@ -461,36 +461,6 @@ def _byte_classes_by_rows(table):  # pragma: no cover - compiled
             if table[s, b] != table[s, reps[of_byte[b]]]:
                 return of_byte, reps[:n_cls].copy(), False
     return of_byte, reps[:n_cls].copy(), True
-
-
-@numba.njit(cache=True, nogil=True)
-def _byte_classes(columns):  # pragma: no cover - compiled
-    """Group the 256 bytes by identical columns (``columns`` is the transposed table, ``(256, n)``).
-
-    Returns (class of each byte, one byte per class).
-    """
-    n = columns.shape[1]
-    of_byte = np.empty(256, np.int32)
-    reps = np.empty(256, np.int32)
-    n_cls = 0
-    for b in range(256):
-        found = -1
-        for c in range(n_cls):
-            r = reps[c]
-            same = True
-            for s in range(n):
-                if columns[b, s] != columns[r, s]:
-                    same = False
-                    break
-            if same:
-                found = c
-                break
-        if found < 0:
-            found = n_cls
-            reps[n_cls] = b
-            n_cls += 1
-        of_byte[b] = found
-    return of_byte, reps[:n_cls].copy()
 
 
 PRODUCT_AND, PRODUCT_MINUS, PRODUCT_OR = 0, 1, 2
