@@ -45,14 +45,20 @@ class Constraint:
         return f"Constraint({self.source}, {self.index.dfa.n_states} states, {self.vocab!r})"
 
 
-def index_for(dfa, vocab: Vocabulary, mode: IndexMode) -> TokenIndex:
-    key = (dfa.fingerprint, vocab.fingerprint)
+def index_for(dfa, vocab: Vocabulary, mode: IndexMode, container=None) -> TokenIndex:
+    """The (cached) token index of ``dfa``; with a ``container`` automaton, its holes' (``PushdownIndex``)."""
+    key = (dfa.fingerprint, vocab.fingerprint, container.fingerprint if container is not None else None)
     with _INDEXES_LOCK:
         index = _INDEXES.get(key)
         if index is not None:
             _INDEXES.move_to_end(key)
     if index is None:
-        index = TokenIndex(dfa, vocab, eager=mode == "eager")
+        if container is None:
+            index = TokenIndex(dfa, vocab, eager=mode == "eager")
+        else:
+            from structgen.index._pushdown import PushdownIndex
+
+            index = PushdownIndex(dfa, container, vocab, eager=mode == "eager")
         with _INDEXES_LOCK:
             _INDEXES[key] = index
             while len(_INDEXES) > _MAX_CACHED_INDEXES:

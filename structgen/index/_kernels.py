@@ -382,7 +382,7 @@ def _simulate(
 @numba.njit(cache=True, nogil=True)
 def _walk_skipping(
     node_byte, node_depth, node_end, tok_start, tok_end, sub_end, token_order, max_depth,
-    transitions, good, start, sim, lim, below, refused, out_words, complement,
+    transitions, good, start, sim, lim, below, refused, out_words, complement, calls, ev_node, ev_state,
 ):  # pragma: no cover - compiled
     """The tokens whose bytes lead ``start`` to a good state, into ``out_words`` (uint32 bits),
     taking whole subtrees where ``sim``, ``lim`` (transposed: ``lim[a, i]``), ``below`` and
@@ -390,8 +390,13 @@ def _walk_skipping(
 
     ``sub_end[i]``: the end of node ``i``'s subtree in ``token_order`` (it starts at
     ``tok_start[i]``). With ``complement``, ``out_words`` starts with every trie token set and the
-    walk clears the refused ones (cheaper where most are allowed). Returns ``(count, last_token)``
-    (``last_token`` is -1 with ``complement``).
+    walk clears the refused ones (cheaper where most are allowed). Returns ``(count, last_token,
+    events)`` (``last_token`` is -1 with ``complement``).
+
+    Where the automaton has holes (``calls[s]``: the state a container read from ``s`` returns
+    to, see ``_pushdown``; an empty array where it has none), a ``{`` or ``[`` the automaton
+    refuses from such a state starts a container: the node and state are recorded as an event
+    ``(ev_node, ev_state)`` for ``_walk_pushdown`` to go on from. Returns the event count too.
     """
     states = np.empty(max_depth + 1, np.int32)
     states[0] = start
@@ -400,11 +405,17 @@ def _walk_skipping(
     count = 0
     cleared = 0
     last = -1
+    has_calls = calls.shape[0] > 0
+    n_ev = 0
     i = 1
     while i < n:
         d = node_depth[i]
         s = transitions[states[d - 1], node_byte[i]]
         if s < 0:
+            if has_calls and calls[states[d - 1]] >= 0 and (node_byte[i] == 123 or node_byte[i] == 91):
+                ev_node[n_ev] = i
+                ev_state[n_ev] = states[d - 1]
+                n_ev += 1
             if complement:
                 for k in range(tok_start[i], sub_end[i]):
                     t = token_order[k]
@@ -442,5 +453,84 @@ def _walk_skipping(
             cleared += tok_end[i] - tok_start[i]
         i += 1
     if complement:
-        return token_order.shape[0] - cleared, -1
-    return count, last
+        return token_order.shape[0] - cleared, -1, n_ev
+    return count, last, n_ev
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk_pushdown(
+    node_byte, node_depth, node_end, tok_start, tok_end, sub_end, token_order, max_depth, below,
+    transitions, good, calls, opens, final, n_outer, loops, roots, root_states, frames, n_frames, out_words,
+):  # pragma: no cover - compiled
+    """Tokens below each root node, entered by reading its byte from ``root_states[r]`` with the
+    stack ``frames[:n_frames]`` (bottom first), that end in a good configuration: into ``out_words``.
+
+    The automaton is ``_pushdown.Containers``' combined table: a ``{`` or ``[`` refused from a state
+    with ``calls[s] >= 0`` pushes ``calls[s]`` and enters the container automaton at ``opens``;
+    reaching its ``final`` state (the container closed) pops. A configuration is good where its
+    state is (``good``: the outer automaton's token-level liveness; every container state).
+    Subtrees whose bytes all loop on a container state (``loops``, rows ``s - n_outer``: a string
+    body) keep the configuration to their leaves and are taken whole.
+
+    The stack is a linked list of frames: the given ones, then one slot per trie depth (a byte
+    pushes at most one frame), so a path's stack is never overwritten by a sibling's.
+    """
+    size = n_frames + max_depth + 1
+    value = np.empty(size, np.int32)
+    parent = np.empty(size, np.int32)
+    for f in range(n_frames):
+        value[f] = frames[f]
+        parent[f] = f - 1
+    states = np.empty(max_depth + 1, np.int32)
+    tops = np.empty(max_depth + 1, np.int32)
+    for r in range(roots.shape[0]):
+        root = roots[r]
+        if root == 0:
+            states[0] = root_states[r]
+            tops[0] = n_frames - 1
+            i = 1
+        else:
+            states[node_depth[root] - 1] = root_states[r]
+            tops[node_depth[root] - 1] = n_frames - 1
+            i = root
+        end = node_end[root]
+        while i < end:
+            d = node_depth[i]
+            p = states[d - 1]
+            top = tops[d - 1]
+            b = node_byte[i]
+            s = transitions[p, b]
+            if s < 0:
+                if calls[p] < 0 or not (b == 123 or b == 91):
+                    i = node_end[i]
+                    continue
+                slot = n_frames + d
+                value[slot] = calls[p]
+                parent[slot] = top
+                top = slot
+                s = opens[0] if b == 123 else opens[1]
+            if s == final:
+                if top < 0:  # more closing brackets than frames given: never, frames cover a token's
+                    i = node_end[i]
+                    continue
+                s = value[top]
+                top = parent[top]
+            states[d] = s
+            tops[d] = top
+            if s >= n_outer and node_end[i] > i + 1:
+                inside = True
+                for w in range(4):
+                    if below[i, w] & ~loops[s - n_outer, w]:
+                        inside = False
+                        break
+                if inside:
+                    for k in range(tok_start[i], sub_end[i]):
+                        t = token_order[k]
+                        out_words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+                    i = node_end[i]
+                    continue
+            if good[s]:
+                for k in range(tok_start[i], tok_end[i]):
+                    t = token_order[k]
+                    out_words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+            i += 1

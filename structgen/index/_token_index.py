@@ -64,7 +64,8 @@ def _budget(packed: int) -> int:
     return int(packed) >> (A_BITS + 1) if packed >= 0 else -1
 
 
-_EAGER_ROWS = 128  # automata up to this many states get all their rows as lists at once
+_EAGER_ROWS = 128
+_NO_CALLS = np.zeros(0, np.int32)  # automata up to this many states get all their rows as lists at once
 
 
 class _LazyRows:
@@ -99,7 +100,8 @@ class TokenIndex:
     def __init__(self, dfa: ByteDFA, vocab: Vocabulary, *, eager: bool = False) -> None:
         self.dfa = dfa
         self.vocab = vocab
-        self.key = hashlib.sha256(f"{dfa.fingerprint}|{vocab.fingerprint}".encode()).hexdigest()[:40]
+        key = f"{dfa.fingerprint}|{vocab.fingerprint}{self._key_suffix()}"
+        self.key = hashlib.sha256(key.encode()).hexdigest()[:40]
         self._lock = threading.Lock()
         self._budgets: dict[bytes, np.ndarray] = {}  # per reference: packed budget per state (_kernels)
         self._pair_scratch: np.ndarray | None = None  # scratch space of budget searches
@@ -113,7 +115,7 @@ class TokenIndex:
             self._single = cached["single"]
             self._by_bytes = {m.tobytes(): i for i, m in enumerate(self._masks)}
             return
-        self.good = _good_states(dfa, vocab) if n else np.zeros(0, dtype=bool)
+        self.good = _good_states(self._liveness_dfa(), vocab) if n else np.zeros(0, dtype=bool)
         if n == 0 or not self.good[dfa.start]:
             raise UnsatisfiableConstraintError(
                 "no token sequence of this vocabulary spells a string of the constraint's language"
@@ -128,6 +130,14 @@ class TokenIndex:
             self.complete()
         else:
             self.mask(dfa.start)
+
+    def _key_suffix(self) -> str:
+        """What besides the automaton and vocabulary decides the masks (for the disk cache key)."""
+        return ""
+
+    def _liveness_dfa(self) -> ByteDFA:
+        """The automaton whose token-level liveness decides the good states."""
+        return self.dfa
 
     @property
     def n_masks(self) -> int:
@@ -223,14 +233,28 @@ class TokenIndex:
                     refused, budgets, packed = derived, derived_budgets, int(derived_budgets[state])
         complement = permissive and tables.most_allowed(packed, refused)
         words = tables.all_words.copy() if complement else np.zeros(self.vocab.n_words, dtype=np.uint32)
-        count, last = _walk_skipping(
+        calls, ev_node, ev_state = self._call_arrays()
+        count, last, n_events = _walk_skipping(
             trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
             tables.sub_end, trie.token_order, trie.max_depth, dfa.transitions, self.good, state,
             budgets, tables.lim, tables.below, np.frombuffer(refused, np.uint64), words, complement,
+            calls, ev_node, ev_state,
         )
-        if complement and count == 1:
+        if n_events:
+            self._enter_containers(words, ev_node[:n_events], ev_state[:n_events])
+            count = int(np.bitwise_count(words).sum())
+            if count == 1:
+                last = int(np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))[0])
+        elif complement and count == 1:
             last = int(np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))[0])
         return words, int(count), int(last)
+
+    def _call_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(calls, event nodes, event states)`` for the walk: none here (see ``PushdownIndex``)."""
+        return _NO_CALLS, _NO_CALLS, _NO_CALLS
+
+    def _enter_containers(self, words: np.ndarray, nodes: np.ndarray, states: np.ndarray) -> None:
+        raise AssertionError("an automaton without holes has no container calls")
 
     def _compute(self, state: int) -> int:
         words, count, last = self._walk(state)

@@ -12,8 +12,12 @@ from typing import Any
 from structgen._constraint import Constraint, IndexMode, index_for
 from structgen._errors import CompileTimeoutError, SchemaError, UnsatisfiableConstraintError, UnsupportedFeatureError
 from structgen._gc import gc_paused
+from structgen._pushdown import PushdownConstraint
 from structgen.automata._regular import Node, NotRegularError, Ref, to_dfa
+from structgen.index._pushdown import HOLE
 from structgen.schema._compiler import SchemaCompiler, SchemaIssue, SchemaOptions
+from structgen.schema._layout import open_container
+from structgen.schema._open_values import holed, substitute
 from structgen.vocab import Vocabulary
 
 
@@ -93,18 +97,32 @@ _DFA_MAX_STATES = 200_000
 
 def _regular_constraint(node: Node, compiler: SchemaCompiler, vocab: Vocabulary, index: IndexMode, deadline: float,
                         time_limit: float) -> Constraint | None:
-    """The schema as one DFA, or None where it recurs or its DFA is too large or slow to build."""
+    """The schema as one DFA, or None where it recurs or its DFA is too large or slow to build.
+
+    Open values get holes below ``any_value_depth`` (see ``index._pushdown``): the constraint is
+    then a ``PushdownConstraint`` and, where every open value got them, no depth is reported.
+    """
     if compiler.rules:
         return None
+    layout = compiler._layout()
+    holes = {id(n): h for n in compiler.open_values if (h := holed(compiler.options.any_value_depth, layout))}
+    tree, replaced = substitute(node, holes) if holes else (node, set())
     try:
-        dfa = to_dfa(node, max_states=_DFA_MAX_STATES,
+        dfa = to_dfa(tree, max_states=_DFA_MAX_STATES,
                      deadline=min(deadline, time.monotonic() + _DFA_SHARE * time_limit))
     except (CompileTimeoutError, UnsupportedFeatureError):  # too slow, or past the size limit
         if time.monotonic() > deadline:
             raise
         return None
-    constraint = Constraint(index_for(dfa, vocab, index), "JSON schema")
-    constraint.schema_issues = list(compiler.issues)
+    issues = list(compiler.issues)
+    if replaced and (dfa.transitions[:, HOLE] >= 0).any():
+        constraint: Constraint = PushdownConstraint(index_for(dfa, vocab, index, open_container(*layout[:2])),
+                                                    "JSON schema")
+        if replaced == set(holes) and not constraint.index.containers.shadowed:
+            issues = [i for i in issues if i.keyword != "*"]
+    else:
+        constraint = Constraint(index_for(dfa, vocab, index), "JSON schema")
+    constraint.schema_issues = issues
     return constraint
 
 
@@ -185,8 +203,8 @@ def compile_json_schema(
         warnings.warn(f"these schema keywords are not enforced:\n{listing}", stacklevel=2)
     try:
         constraint = _regular_constraint(node, compiler, vocab, index, deadline, time_limit)
-        if constraint is not None and compiler.open_values and "any_value_depth" not in options \
-                and constraint.index.dfa.n_states <= _DEEP_FROM_STATES:
+        if constraint is not None and any(i.keyword == "*" for i in constraint.schema_issues) \
+                and "any_value_depth" not in options and constraint.index.dfa.n_states <= _DEEP_FROM_STATES:
             deeper = _deeper_open_values(document, settings, documents, deadline)
             if deeper is not None:
                 constraint = _regular_constraint(deeper[1], deeper[0], vocab, index, deadline, time_limit)

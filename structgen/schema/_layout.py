@@ -29,22 +29,45 @@ from structgen.automata._regular import (
     seq,
     to_dfa,
 )
+from structgen.index._pushdown import hole_dfa
 from structgen.schema import _json_text as jt
 
 
 @lru_cache(maxsize=128)
-def _any_value(depth: int, whitespace: str, max_whitespace: int, indent: int = 0, level: int = 0) -> Node:
-    """Any JSON value nested at most ``depth`` levels, written at ``level`` (see SchemaCompiler._layout)."""
-    comma, colon = _comma(whitespace, max_whitespace, indent, level), _colon(whitespace, max_whitespace, indent, level)
+def _any_value(depth: int, whitespace: str, max_whitespace: int, indent: int = 0, level: int = 0,
+               holes: bool = False) -> Node:
+    """Any JSON value nested at most ``depth`` levels, written at ``level`` (see SchemaCompiler._layout).
+
+    With ``holes``, a container below ``depth`` is the byte ``HOLE`` (any object or array, at any
+    depth, for the pushdown index: see ``index._pushdown``) instead of absent.
+    """
     options = [literal("null"), literal("true"), literal("false"), jt.UNBOUNDED_NUMBER,
                jt.string_of(jt.any_string_content())]
     if depth > 0:
-        inner = _any_value(depth - 1, whitespace, max_whitespace, indent, level + 1 if whitespace == "indented" else 0)
-        layout = (whitespace, max_whitespace, indent, level)
-        options.append(_bracketed("[", opt(seq(inner, Repeat(seq(comma, inner), 0, None))), "]", *layout))
-        member = seq(jt.string_of(jt.any_string_content()), colon, inner)
-        options.append(_bracketed("{", CommaList((), member, comma), "}", *layout))
+        inner = _any_value(depth - 1, whitespace, max_whitespace, indent, level + 1 if whitespace == "indented" else 0,
+                           holes)
+        options += _containers(inner, whitespace, max_whitespace, indent, level)
+    elif holes:
+        options.append(Automaton(hole_dfa()))
     return Automaton(to_dfa(alt(*options)))
+
+
+def _containers(inner: Node, whitespace: str, max_whitespace: int, indent: int, level: int) -> list[Node]:
+    """An array and an object ``level`` deep whose elements and member values are ``inner``."""
+    comma, colon = _comma(whitespace, max_whitespace, indent, level), _colon(whitespace, max_whitespace, indent, level)
+    layout = (whitespace, max_whitespace, indent, level)
+    member = seq(jt.string_of(jt.any_string_content()), colon, inner)
+    return [_bracketed("[", opt(seq(inner, Repeat(seq(comma, inner), 0, None))), "]", *layout),
+            _bracketed("{", CommaList((), member, comma), "}", *layout)]
+
+
+@lru_cache(maxsize=16)
+def open_container(whitespace: str, max_whitespace: int) -> ByteDFA:
+    """The container automaton behind holes: any array or object, whose values are scalars or holes."""
+    if whitespace == "indented":
+        raise ValueError("indented JSON spells each nesting level differently: it has no single container automaton")
+    return to_dfa(alt(*_containers(_any_value(0, whitespace, max_whitespace, holes=True), whitespace, max_whitespace,
+                                   0, 0)))
 
 
 def _ws(whitespace: str, max_whitespace: int) -> Node:

@@ -67,6 +67,7 @@ def _plain(index: TokenIndex, state: int) -> np.ndarray:
         trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
         tables.sub_end, trie.token_order, trie.max_depth, dfa.transitions, index.good, state,
         np.full(dfa.n_states, SIM_UNKNOWN, np.int32), tables.lim, tables.below, np.zeros(4, np.uint64), words, False,
+        np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32),
     )
     if dfa.accepting[state]:
         words |= _token_index._eos_words(vocab)
