@@ -58,8 +58,18 @@ def schema_report(schema: Any, *, documents: dict[str, Any] | None = None, **opt
     """Analyse a schema without a vocabulary: which keywords are not (exactly) enforced, and where."""
     document, _ = load_schema(schema)
     compiler = SchemaCompiler(document, SchemaOptions(**options), documents=documents)
-    compiler.compile(document)
-    return SchemaReport(list(compiler.issues))
+    node = compiler.compile(document)
+    holes = _holes(compiler)
+    issues = list(compiler.issues)
+    if holes and substitute(node, holes)[1] == set(holes):  # open values of any depth (see _regular_constraint)
+        issues = [i for i in issues if i.keyword != "*"]
+    return SchemaReport(issues)
+
+
+def _holes(compiler: SchemaCompiler) -> dict[int, Node]:
+    """``id(open value) -> the same value with holes`` for each open value in the IR (none if indented)."""
+    layout = compiler._layout()
+    return {id(n): h for n in compiler.open_values if (h := holed(compiler.options.any_value_depth, layout))}
 
 
 def _grammar_constraint(node: Node, compiler: SchemaCompiler, vocab: Vocabulary, deadline: float) -> Constraint:
@@ -104,8 +114,7 @@ def _regular_constraint(node: Node, compiler: SchemaCompiler, vocab: Vocabulary,
     """
     if compiler.rules:
         return None
-    layout = compiler._layout()
-    holes = {id(n): h for n in compiler.open_values if (h := holed(compiler.options.any_value_depth, layout))}
+    holes = _holes(compiler)
     tree, replaced = substitute(node, holes) if holes else (node, set())
     try:
         dfa = to_dfa(tree, max_states=_DFA_MAX_STATES,
@@ -116,8 +125,8 @@ def _regular_constraint(node: Node, compiler: SchemaCompiler, vocab: Vocabulary,
         return None
     issues = list(compiler.issues)
     if replaced and (dfa.transitions[:, HOLE] >= 0).any():
-        constraint: Constraint = PushdownConstraint(index_for(dfa, vocab, index, open_container(*layout[:2])),
-                                                    "JSON schema")
+        container = open_container(*compiler._layout()[:2])
+        constraint: Constraint = PushdownConstraint(index_for(dfa, vocab, index, container), "JSON schema")
         if replaced == set(holes) and not constraint.index.containers.shadowed:
             issues = [i for i in issues if i.keyword != "*"]
     else:

@@ -56,7 +56,9 @@ class SchemaOptions:
     # "indented": exactly json.dumps(value, indent=indent) (members on their own lines, ": " after keys)
     max_whitespace: int = 2
     indent: int = 2  # spaces per nesting level with whitespace="indented"
-    any_value_depth: int = 2  # nesting depth of values the schema leaves unconstrained ({} / true)
+    # levels of the values a schema leaves open ({} / true) that the automaton spells out; deeper
+    # objects and arrays are read on a stack (any depth). Indented JSON: the most levels generated
+    any_value_depth: int = 2
     # "grammar": a $ref cycle becomes a rule of a context-free grammar (any depth); "unroll": the
     # cycle is unrolled max_recursion levels (a regular language, narrower; the fallback where a
     # recursive language meets a regular-only operation such as `not`)

@@ -131,10 +131,17 @@ def value_literal(value: Any) -> Node:
 
 # ---- integers and decimals ------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)
 def _digits_between(a: str, b: str) -> Node:
-    """Digit strings of equal length ``a <= x <= b`` (leading zeros allowed)."""
+    """Digit strings of equal length ``a <= x <= b`` (leading zeros allowed).
+
+    Cached, and every digit string as one repeat: both halves of a split reach ``0…0``–``9…9``
+    again, which unshared made 19-digit bounds (2**63) take 2**19 calls.
+    """
     if not a:
         return EMPTY
+    if a == "0" * len(a) and b == "9" * len(b):
+        return Repeat(DIGIT, len(a), len(a))
     if a[0] == b[0]:
         return seq(literal(a[0]), _digits_between(a[1:], b[1:]))
     n = len(a) - 1

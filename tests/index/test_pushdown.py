@@ -14,7 +14,7 @@ import time
 import jsonschema
 import pytest
 
-from structgen import Vocabulary, compile_json_schema
+from structgen import Vocabulary, compile_json_schema, schema_report
 from structgen._pushdown import PushdownConstraint, PushdownMatcher, _Machine
 from structgen.schema import _compile
 from structgen.schema._compiler import SchemaCompiler, SchemaOptions
@@ -168,6 +168,8 @@ def test_indented_json_keeps_open_values_bounded_and_says_so(smollm2_vocab):
     constraint = compile_json_schema({"type": "object"}, smollm2_vocab, whitespace="indented", any_value_depth=2)
     assert not isinstance(constraint, PushdownConstraint)
     assert any(i.keyword == "*" for i in constraint.schema_issues)
+    assert any(i.keyword == "*" for i in schema_report({"type": "object"}, whitespace="indented").restricted)
+    assert not any(i.keyword == "*" for i in schema_report({"type": "object"}).restricted)
 
 
 def test_a_matcher_forks_rolls_back_and_forces_bytes_inside_containers(smollm2_tokenizer, smollm2_vocab):

@@ -214,3 +214,11 @@ def test_a_schema_nested_past_the_recursion_limit_is_refused_with_where(smollm2_
         schema = {"type": "object", "properties": {"a": schema}, "required": ["a"]}
     with pytest.raises(UnsupportedFeatureError, match=r"#/properties/a/properties/a.*nests too deeply"):
         compile_json_schema(schema, smollm2_vocab)
+
+
+def test_integer_bounds_of_nineteen_digits_compile_exactly(smollm2_vocab):
+    # 2**63 rounded as a float: both halves of each digit split used to be rebuilt (2**19 calls)
+    top = 9223372036854776000
+    constraint = compile_json_schema({"type": "integer", "minimum": 0, "maximum": top}, smollm2_vocab)
+    for n, ok in [(0, True), (123, True), (top, True), (top - 1, True), (top + 1, False), (10**19, False)]:
+        assert constraint.matches(str(n)) == ok, n
