@@ -20,7 +20,9 @@ _EMAIL = rf"{_ATOM}(\.{_ATOM})*@{_LABEL}(\.{_LABEL})*"
 _PCHAR = r"([A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
 _SEGMENT_NC = r"([A-Za-z0-9._~!$&'()*+,;=@-]|%[0-9A-Fa-f]{2})"  # no ":" (a relative path's first segment)
 _TAIL = rf"(\?({_PCHAR}|[/?])*)?(#({_PCHAR}|[/?])*)?"  # query, fragment
-_AUTHORITY = r"(([A-Za-z0-9._~!$&'()*+,;=:-]|%[0-9A-Fa-f]{2})*@)?([A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})+(:\d{1,5})?"
+# the host may be empty (file:///C:/x) and hold sub-delims (a reg-name, RFC 3986 3.2.2)
+_REG_NAME = r"([A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*"
+_AUTHORITY = rf"(([A-Za-z0-9._~!$&'()*+,;=:-]|%[0-9A-Fa-f]{{2}})*@)?{_REG_NAME}(:\d{{1,5}})?"
 _URI = (rf"[A-Za-z][A-Za-z0-9+.-]*:(//{_AUTHORITY}(/{_PCHAR}*)*|/?{_PCHAR}+(/{_PCHAR}*)*){_TAIL}")
 _RELATIVE_REF = rf"(//{_AUTHORITY}(/{_PCHAR}*)*|/({_PCHAR}+(/{_PCHAR}*)*)?|{_SEGMENT_NC}+(/{_PCHAR}*)*|){_TAIL}"
 

@@ -29,3 +29,11 @@ def test_dates_follow_month_lengths_and_leap_years():
     assert dfa.matches(b"2024-02-29") and dfa.matches(b"2000-02-29")
     assert not dfa.matches(b"2023-02-29") and not dfa.matches(b"1900-02-29")
     assert not dfa.matches(b"2022-02-31") and not dfa.matches(b"2022-04-31") and not dfa.matches(b"0000-01-01")
+
+
+@pytest.mark.parametrize("name", ["uri", "uri-reference", "iri"])
+def test_uris_with_an_empty_or_sub_delim_host_are_accepted(name):
+    dfa = to_dfa(pattern_to_ir(FORMATS[name], anchored=True))
+    for text in ["file:///C:/Users/me/Templates", "http://a!b/c", "x://:80/a", "https://ex.com:8080/p?q=1#f"]:
+        assert jsonschema.FormatChecker().conforms(text, name)
+        assert dfa.matches(text.encode()), text
