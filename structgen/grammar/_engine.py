@@ -13,7 +13,6 @@ parse: across steps only the parser calls are repeated.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -21,9 +20,10 @@ import numpy as np
 from structgen.automata import DEAD
 from structgen.grammar._cfg import Grammar
 from structgen.grammar._earley import EarleyParser, EarleySet
-from structgen.grammar._kernels import _reference_walk, _walk_lexeme
+from structgen.grammar._kernels import _walk_lexeme
 from structgen.grammar._lexer import BLOCKED, LexerUnion
 from structgen.index._skipping import vocab_tables
+from structgen.index._string_reference import string_reference
 from structgen.vocab import Vocabulary
 
 Position = tuple  # (EarleySet, LexerUnion, lexer state)
@@ -39,31 +39,6 @@ class _Walk:
         self.word_index = np.flatnonzero(words)  # sparse: most walks past a boundary allow few tokens
         self.words = words[self.word_index]
         self.groups = groups  # (accepting lexer state, trie nodes where the lexeme ended there)
-
-
-_REFERENCES: weakref.WeakKeyDictionary[Vocabulary, tuple] = weakref.WeakKeyDictionary()
-_REFERENCES_LOCK = threading.Lock()
-
-
-def string_reference(vocab: Vocabulary) -> tuple:
-    """The vocabulary's trie walked once inside a JSON string body (as json.dumps writes strings):
-    ``(ref, ref_acc, r0, ref_state, ref_tok_ok, ref_events)`` for ``_walk_lexeme``. Object keys
-    and string values read it instead of walking their ~100k tokens again."""
-    with _REFERENCES_LOCK:
-        found = _REFERENCES.get(vocab)
-        if found is None:
-            from structgen.automata._regular import to_dfa
-            from structgen.schema._json_text import any_string_content, string_of
-
-            dfa = to_dfa(string_of(any_string_content()))
-            r0 = int(dfa.transitions[dfa.start, ord('"')])
-            trie = vocab.trie
-            walk = _reference_walk(
-                trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
-                trie.token_order.shape[0], dfa.transitions, dfa.accepting, r0,
-            )
-            found = _REFERENCES[vocab] = (dfa.transitions, dfa.accepting, np.int32(r0), *walk)
-    return found
 
 
 class GrammarEngine:

@@ -190,38 +190,6 @@ def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma
 
 
 @numba.njit(cache=True, nogil=True)
-def _reference_walk(node_byte, node_depth, node_end, tok_start, tok_end, n_order, ref, ref_acc, r0):  # pragma: no cover
-    """The trie walked once from state ``r0`` of the reference automaton ``ref`` (a JSON string
-    body): the reference state at each node (``-1``: dead or not reached), whether each token
-    (by its place in the trie's token order) stays alive, and the nodes where the string ends
-    (the byte after its closing quote), in trie order.
-    """
-    n = node_byte.shape[0]
-    state = np.full(n, -1, np.int32)
-    tok_ok = np.zeros(n_order, np.bool_)
-    events = np.empty(n, np.int32)
-    n_ev = 0
-    parent_state = np.empty(node_depth.max() + 2, np.int32)
-    parent_state[0] = r0
-    i = 1
-    while i < n:
-        p = parent_state[node_depth[i] - 1]
-        s = ref[p, node_byte[i]]
-        if s < 0:
-            if ref_acc[p]:
-                events[n_ev] = i
-                n_ev += 1
-            i = node_end[i]
-            continue
-        state[i] = s
-        parent_state[node_depth[i]] = s
-        for k in range(tok_start[i], tok_end[i]):
-            tok_ok[k] = True
-        i += 1
-    return state, tok_ok, events[:n_ev].copy()
-
-
-@numba.njit(cache=True, nogil=True)
 def _bisimilar(transitions, accepting, q0, ref, ref_acc, r0, image):  # pragma: no cover - compiled
     """Whether lexer state ``q0`` behaves exactly as reference state ``r0`` on every input (the
     same bytes alive, dead -- never blocked -- and accepting along the way). ``image[r]`` receives

@@ -460,7 +460,8 @@ def _walk_skipping(
 @numba.njit(cache=True, nogil=True)
 def _walk_pushdown(
     node_byte, node_depth, node_end, tok_start, tok_end, sub_end, token_order, max_depth, below,
-    transitions, good, calls, opens, final, n_outer, loops, roots, root_states, frames, n_frames, out_words,
+    transitions, good, calls, opens, final, n_outer, loops, like_ref, after_quote,
+    r0, ref_state, ref_tok_ok, ref_events, roots, root_states, frames, n_frames, out_words,
 ):  # pragma: no cover - compiled
     """Tokens below each root node, entered by reading its byte from ``root_states[r]`` with the
     stack ``frames[:n_frames]`` (bottom first), that end in a good configuration: into ``out_words``.
@@ -469,8 +470,13 @@ def _walk_pushdown(
     with ``calls[s] >= 0`` pushes ``calls[s]`` and enters the container automaton at ``opens``;
     reaching its ``final`` state (the container closed) pops. A configuration is good where its
     state is (``good``: the outer automaton's token-level liveness; every container state).
-    Subtrees whose bytes all loop on a container state (``loops``, rows ``s - n_outer``: a string
-    body) keep the configuration to their leaves and are taken whole.
+
+    Container states (rows ``s - n_outer``) skip work two ways. A subtree whose bytes all loop on
+    the state (``loops``) keeps the configuration to its leaves: every token below is taken. In a
+    string body (``like_ref``: it reads strings as the reference's body state ``r0``), a subtree the
+    reference walk entered in ``r0`` is read off that walk: its tokens that stay in the string
+    (``ref_tok_ok``), then its string ends (``ref_events``, the byte after the closing quote) are
+    walked on from ``after_quote`` with the same stack, one by one, before the walk goes on.
 
     The stack is a linked list of frames: the given ones, then one slot per trie depth (a byte
     pushes at most one frame), so a path's stack is never overwritten by a sibling's.
@@ -494,7 +500,24 @@ def _walk_pushdown(
             tops[node_depth[root] - 1] = n_frames - 1
             i = root
         end = node_end[root]
-        while i < end:
+        ev_lo = ev_hi = 0  # string ends pending from a subtree read off the reference walk
+        ev_state = ev_top = 0
+        resume_i = resume_end = -1
+        while True:
+            if i >= end:
+                if ev_lo < ev_hi:  # the next string end: walk its subtree, no reference reads inside
+                    e = ref_events[ev_lo]
+                    ev_lo += 1
+                    states[node_depth[e] - 1] = ev_state
+                    tops[node_depth[e] - 1] = ev_top
+                    i = e
+                    end = node_end[e]
+                    continue
+                if resume_i < 0:
+                    break
+                i, end = resume_i, resume_end
+                resume_i = -1
+                continue
             d = node_depth[i]
             p = states[d - 1]
             top = tops[d - 1]
@@ -518,9 +541,21 @@ def _walk_pushdown(
             states[d] = s
             tops[d] = top
             if s >= n_outer and node_end[i] > i + 1:
+                c = s - n_outer
+                if like_ref[c] and ref_state[i] == r0 and resume_i < 0:
+                    for k in range(tok_start[i], sub_end[i]):
+                        if ref_tok_ok[k]:
+                            t = token_order[k]
+                            out_words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+                    ev_lo = np.searchsorted(ref_events, i)
+                    ev_hi = np.searchsorted(ref_events, node_end[i])
+                    ev_state, ev_top = after_quote[c], top
+                    resume_i, resume_end = node_end[i], end
+                    i = end = 0
+                    continue
                 inside = True
                 for w in range(4):
-                    if below[i, w] & ~loops[s - n_outer, w]:
+                    if below[i, w] & ~loops[c, w]:
                         inside = False
                         break
                 if inside:
@@ -534,3 +569,35 @@ def _walk_pushdown(
                     t = token_order[k]
                     out_words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
             i += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _reference_walk(node_byte, node_depth, node_end, tok_start, tok_end, n_order, ref, ref_acc, r0):  # pragma: no cover
+    """The trie walked once from state ``r0`` of the reference automaton ``ref`` (a JSON string
+    body): the reference state at each node (``-1``: dead or not reached), whether each token
+    (by its place in the trie's token order) stays alive, and the nodes where the string ends
+    (the byte after its closing quote), in trie order.
+    """
+    n = node_byte.shape[0]
+    state = np.full(n, -1, np.int32)
+    tok_ok = np.zeros(n_order, np.bool_)
+    events = np.empty(n, np.int32)
+    n_ev = 0
+    parent_state = np.empty(node_depth.max() + 2, np.int32)
+    parent_state[0] = r0
+    i = 1
+    while i < n:
+        p = parent_state[node_depth[i] - 1]
+        s = ref[p, node_byte[i]]
+        if s < 0:
+            if ref_acc[p]:
+                events[n_ev] = i
+                n_ev += 1
+            i = node_end[i]
+            continue
+        state[i] = s
+        parent_state[node_depth[i]] = s
+        for k in range(tok_start[i], tok_end[i]):
+            tok_ok[k] = True
+        i += 1
+    return state, tok_ok, events[:n_ev].copy()

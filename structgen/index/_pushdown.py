@@ -25,6 +25,7 @@ import numpy as np
 from structgen.automata import ByteDFA
 from structgen.index._kernels import _walk_pushdown
 from structgen.index._skipping import vocab_tables
+from structgen.index._string_reference import staying_words, string_body_exit, string_reference
 from structgen.index._token_index import TokenIndex
 from structgen.vocab import Vocabulary
 
@@ -68,6 +69,9 @@ class Containers:
         self.loops = np.packbits(same, axis=1, bitorder="little").view(np.uint64).reshape(n_inner, 4)
         self.outer = ByteDFA(self.transitions[:n_outer], outer.accepting, outer.start)
         self.fingerprint = f"{outer.fingerprint}/{container.fingerprint}"
+        like, after = _string_bodies(container)
+        self.like_ref = like  # container states that read a JSON string body exactly as the reference
+        self.after_quote = np.where(after >= 0, after + n_outer, -1).astype(np.int32)  # ... and after its quote
 
     def liveness_dfa(self) -> ByteDFA:
         """The outer automaton with each hole read as the one byte ``{`` or ``[`` where the
@@ -78,6 +82,24 @@ class Containers:
             free = (calls >= 0) & (transitions[:, b] < 0)
             transitions[free, b] = calls[free]
         return ByteDFA(transitions, self.outer.accepting, self.outer.start)
+
+
+_BODIES: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _string_bodies(container: ByteDFA) -> tuple[np.ndarray, np.ndarray]:
+    """Per container state: whether it reads a JSON string body as the reference does, and its
+    state after the closing quote (else -1). Computed once per container automaton."""
+    found = _BODIES.get(container.fingerprint)
+    if found is None:
+        like = np.zeros(container.n_states, np.bool_)
+        after = np.full(container.n_states, -1, np.int32)
+        for q in range(container.n_states):
+            body = string_body_exit(container.transitions, q)
+            if body is not None:
+                like[q], after[q] = True, body[0]
+        found = _BODIES[container.fingerprint] = (like, after)
+    return found
 
 
 _MAX_POPS: weakref.WeakKeyDictionary[Vocabulary, int] = weakref.WeakKeyDictionary()
@@ -126,14 +148,22 @@ class PushdownIndex(TokenIndex):
 
     def _pushdown(self, words: np.ndarray, roots: np.ndarray, states: np.ndarray, frames: np.ndarray) -> None:
         trie, c = self.vocab.trie, self.containers
+        _, _, r0, ref_state, ref_tok_ok, ref_events = string_reference(self.vocab)
+        if roots.shape[0] == 1 and roots[0] == 0 and states[0] >= c.n_outer and c.like_ref[states[0] - c.n_outer]:
+            # a whole mask from a string body: the tokens that stay in it are one precomputed row,
+            # and only the string ends are walked on, from the state after the quote
+            words |= staying_words(self.vocab)
+            roots = ref_events
+            states = np.full(roots.shape[0], c.after_quote[states[0] - c.n_outer], np.int32)
         tables = vocab_tables(self.vocab)
         _walk_pushdown(
             trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
             tables.sub_end, trie.token_order, trie.max_depth, tables.below, c.transitions, self.combined_good,
-            c.calls, c.opens, c.final, c.n_outer, c.loops, roots, states, frames, frames.shape[0], words,
+            c.calls, c.opens, c.final, c.n_outer, c.loops, c.like_ref, c.after_quote,
+            r0, ref_state, ref_tok_ok, ref_events, roots, states, frames, frames.shape[0], words,
         )
 
-    def _enter_containers(self, words: np.ndarray, nodes: np.ndarray, states: np.ndarray) -> None:
+    def _continue(self, words: np.ndarray, nodes: np.ndarray, states: np.ndarray) -> None:
         self._pushdown(words, nodes.copy(), states.copy(), np.zeros(0, np.int32))
 
     def frames_key(self, state: int, stack: tuple | None) -> tuple:

@@ -24,9 +24,11 @@ from structgen.index._kernels import (
     SIM_UNKNOWN,
     _simulate,
     _states_with_good_successor,
+    _walk_pushdown,
     _walk_skipping,
 )
 from structgen.index._skipping import NOTHING_REFUSED, reference_less, refused_bytes, vocab_tables
+from structgen.index._string_reference import staying_words, string_body_exit, string_reference
 from structgen.vocab import Vocabulary
 
 
@@ -85,6 +87,14 @@ class _LazyRows:
         if row is None:
             row = self._rows[state] = self._table[state].tolist()
         return row
+
+
+def _count_and_last(words: np.ndarray) -> tuple[int, int]:
+    """The tokens set in ``words``, and the last of them where there is one (else -1)."""
+    count = int(np.bitwise_count(words).sum())
+    if count != 1:
+        return count, -1
+    return 1, int(np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))[0])
 
 
 def _eos_words(vocab: Vocabulary) -> np.ndarray:
@@ -222,6 +232,15 @@ class TokenIndex:
         tables = vocab_tables(self.vocab)
         refused = NOTHING_REFUSED
         permissive = np.count_nonzero(dfa.transitions[state] >= 0) >= _MIN_LIVE_BYTES
+        if permissive:
+            body = string_body_exit(dfa.transitions, state)
+            if body is not None and self.good[body[0]] and self.good[body[1]].all():
+                # a JSON string body: the tokens that stay in it are one precomputed row, and only
+                # the string ends are walked on, from the state after the quote
+                words = staying_words(self.vocab).copy()
+                events = string_reference(self.vocab)[5]
+                self._continue(words, events, np.full(events.shape[0], body[0], np.int32))
+                return words, *_count_and_last(words)
         budgets = self._budgets_of(refused, state, permissive)
         packed = int(budgets[state])
         if permissive and _budget(packed) < _ENOUGH and (packed < 0 or not packed & _A_MASK):
@@ -241,20 +260,28 @@ class TokenIndex:
             calls, ev_node, ev_state,
         )
         if n_events:
-            self._enter_containers(words, ev_node[:n_events], ev_state[:n_events])
-            count = int(np.bitwise_count(words).sum())
-            if count == 1:
-                last = int(np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))[0])
-        elif complement and count == 1:
-            last = int(np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))[0])
+            self._continue(words, ev_node[:n_events], ev_state[:n_events])
+            return words, *_count_and_last(words)
+        if complement and count == 1:
+            last = _count_and_last(words)[1]
         return words, int(count), int(last)
 
     def _call_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(calls, event nodes, event states)`` for the walk: none here (see ``PushdownIndex``)."""
         return _NO_CALLS, _NO_CALLS, _NO_CALLS
 
-    def _enter_containers(self, words: np.ndarray, nodes: np.ndarray, states: np.ndarray) -> None:
-        raise AssertionError("an automaton without holes has no container calls")
+    def _continue(self, words: np.ndarray, nodes: np.ndarray, states: np.ndarray) -> None:
+        """Add the tokens below ``nodes``, each entered by reading its byte from ``states``."""
+        trie, tables, dfa = self.vocab.trie, vocab_tables(self.vocab), self.dfa
+        _, _, r0, ref_state, ref_tok_ok, ref_events = string_reference(self.vocab)
+        n = dfa.n_states
+        _walk_pushdown(  # an automaton without holes: no calls, no container states
+            trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
+            tables.sub_end, trie.token_order, trie.max_depth, tables.below, dfa.transitions, self.good,
+            np.full(n, -1, np.int32), np.full(2, -1, np.int32), -1, n, np.zeros((0, 4), np.uint64),
+            np.zeros(0, np.bool_), np.zeros(0, np.int32), r0, ref_state, ref_tok_ok, ref_events,
+            nodes, states, np.zeros(0, np.int32), 0, words,
+        )
 
     def _compute(self, state: int) -> int:
         words, count, last = self._walk(state)

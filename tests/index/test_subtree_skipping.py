@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from structgen import UnsatisfiableConstraintError, Vocabulary, compile_json_schema, compile_regex
 from structgen.index import TokenIndex, _skipping, _token_index
 from structgen.index._kernels import MAX_BUDGET, NO_LIMIT, SIM_UNKNOWN, _node_limits, _subtree_bytes, _walk_skipping
+from structgen.index._string_reference import string_body_exit
 from tests.reference import token_targets
 
 SCHEMAS = [
@@ -126,8 +127,8 @@ def test_schema_masks_equal_brute_force(smollm2_vocab, schema, mode, request, mo
 
 
 def test_permissive_states_take_the_skipping_paths(smollm2_vocab):
-    """The exactness tests above cover what they claim: body states get budgets, complement walks
-    and references less what they refuse."""
+    """The exactness tests above cover what they claim: a free string body reads the string
+    reference, other body states get budgets and references less what they refuse."""
     index = compile_json_schema(SCHEMAS[0], smollm2_vocab).index
     dfa = index.dfa
     name = dfa.walk(b'{"name":"')
@@ -137,8 +138,9 @@ def test_permissive_states_take_the_skipping_paths(smollm2_vocab):
         index.mask(state)
     tables = _skipping.vocab_tables(smollm2_vocab)
     utf8 = index._budgets[_skipping.NOTHING_REFUSED]
-    assert _token_index._budget(utf8[name]) == MAX_BUDGET  # a free string: unbounded
-    assert tables.most_allowed(int(utf8[name]), _skipping.NOTHING_REFUSED)
+    assert string_body_exit(dfa.transitions, name) is not None  # a free string: the reference, no budget
+    assert utf8[name] == SIM_UNKNOWN
+    assert string_body_exit(dfa.transitions, tag) is None and string_body_exit(dfa.transitions, not_space) is None
     for state, kept in ((tag, b"az09-"), (not_space, b"a!~\xc3\xe4")):
         assert _token_index._budget(utf8[state]) < 1  # refuses part of UTF8_TEXT
         refused = _skipping.refused_bytes(dfa.transitions, index.good, state)

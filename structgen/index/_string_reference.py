@@ -1,0 +1,94 @@
+"""The vocabulary's trie walked once inside a JSON string body, shared by every walk that meets one.
+
+Object keys and string values are the most permissive positions of a JSON constraint: nearly
+every token can continue them. The grammar engine's lexeme walk and the pushdown index's
+container walk read such a subtree off this one walk (which tokens stay in the string, and where
+the string ends) instead of walking its ~100k tokens again.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from functools import cache
+
+import numpy as np
+
+from structgen.index._kernels import _reference_walk
+from structgen.vocab import Vocabulary
+
+_REFERENCES: weakref.WeakKeyDictionary[Vocabulary, tuple] = weakref.WeakKeyDictionary()
+_REFERENCES_LOCK = threading.Lock()
+
+
+def string_reference(vocab: Vocabulary) -> tuple:
+    """The vocabulary's trie walked once inside a JSON string body (as json.dumps writes strings):
+    ``(ref, ref_acc, r0, ref_state, ref_tok_ok, ref_events)`` for ``_walk_lexeme``. Object keys
+    and string values read it instead of walking their ~100k tokens again."""
+    with _REFERENCES_LOCK:
+        found = _REFERENCES.get(vocab)
+        if found is None:
+            ref, r0 = _reference_dfa()
+            accepting = np.zeros(ref.shape[0], np.bool_)
+            accepting[ref[r0, ord('"')]] = True  # the state after the closing quote
+            trie = vocab.trie
+            walk = _reference_walk(
+                trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
+                trie.token_order.shape[0], ref, accepting, r0,
+            )
+            found = _REFERENCES[vocab] = (ref, accepting, np.int32(r0), *walk)
+    return found
+
+
+_STAYING: weakref.WeakKeyDictionary[Vocabulary, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def staying_words(vocab: Vocabulary) -> np.ndarray:
+    """Every token that keeps a JSON string body open (uint32 words): with the string ends
+    (``ref_events``), the whole of a string body state's mask."""
+    with _REFERENCES_LOCK:
+        found = _STAYING.get(vocab)
+    if found is None:
+        tok_ok = string_reference(vocab)[4]
+        tokens = vocab.trie.token_order[tok_ok].astype(np.int64)
+        found = np.zeros(vocab.n_words, np.uint32)
+        np.bitwise_or.at(found, tokens >> 5, np.uint32(1) << (tokens & 31).astype(np.uint32))
+        with _REFERENCES_LOCK:
+            _STAYING[vocab] = found
+    return found
+
+
+def string_body_exit(transitions: np.ndarray, q0: int) -> tuple[int, np.ndarray] | None:
+    """Where state ``q0`` reads a JSON string body exactly as the reference's body state does (the
+    same bytes alive up to the closing quote): ``(its state after that quote, the states it passes
+    inside the string)``; else None. Then its mask is ``staying_words`` plus the string ends
+    (``ref_events``) walked on from the state after the quote."""
+    ref, r0 = _reference_dfa()
+    end = int(ref[r0, ord('"')])
+    image, todo, quote_to = {r0: q0}, [r0], -1
+    while todo:
+        r = todo.pop()
+        live = ref[r] >= 0
+        if not np.array_equal(live, transitions[image[r]] >= 0):
+            return None
+        for tr, tq in np.unique(np.stack([ref[r][live], transitions[image[r]][live]], axis=1), axis=0).tolist():
+            if tr == end:
+                if quote_to not in (-1, tq):
+                    return None
+                quote_to = tq
+            elif tr not in image:
+                image[tr] = tq
+                todo.append(tr)
+            elif image[tr] != tq:
+                return None
+    return (quote_to, np.array(sorted(set(image.values())), np.int64)) if quote_to >= 0 else None
+
+
+@cache
+def _reference_dfa() -> tuple[np.ndarray, int]:
+    """The reference automaton (a JSON string as json.dumps writes it): transitions, body state."""
+    from structgen.automata._regular import to_dfa
+    from structgen.schema._json_text import any_string_content, string_of
+
+    dfa = to_dfa(string_of(any_string_content()))
+    return dfa.transitions, int(dfa.transitions[dfa.start, ord('"')])
