@@ -382,7 +382,7 @@ def _simulate(
 @numba.njit(cache=True, nogil=True)
 def _walk_skipping(
     node_byte, node_depth, node_end, tok_start, tok_end, sub_end, token_order, max_depth,
-    transitions, good, start, sim, lim, below, refused, out_words, complement, calls, ev_node, ev_state,
+    transitions, good, start, sim, lim, below, refused, out_words, complement, calls, ev_node, ev_state, strings,
 ):  # pragma: no cover - compiled
     """The tokens whose bytes lead ``start`` to a good state, into ``out_words`` (uint32 bits),
     taking whole subtrees where ``sim``, ``lim`` (transposed: ``lim[a, i]``), ``below`` and
@@ -397,7 +397,17 @@ def _walk_skipping(
     to, see ``_pushdown``; an empty array where it has none), a ``{`` or ``[`` the automaton
     refuses from such a state starts a container: the node and state are recorded as an event
     ``(ev_node, ev_state)`` for ``_walk_pushdown`` to go on from. Returns the event count too.
+
+    ``strings`` is the string reference (``_string_reference``: ``(ref, r0, end, ref_state,
+    ref_tok_ok, ref_events, like_ref, after_quote, image)``; an empty ``ref_state`` turns it off).
+    A subtree entered in a state that reads a JSON string body as the reference does (decided on
+    first sight and kept in ``like_ref``/``after_quote``: 0 unknown, 1 yes, 2 no), where the
+    reference walk entered it in its body state, is read off that walk: the tokens that stay in
+    the string, and its string ends as events from the state after the quote. An object key that
+    may be any name but a few is such a state once its first characters leave the names.
     """
+    ref, r0, ref_end, ref_state, ref_tok_ok, ref_events, like_ref, after_quote, image = strings
+    use_ref = ref_state.shape[0] > 0
     states = np.empty(max_depth + 1, np.int32)
     states[0] = start
     n = node_byte.shape[0]
@@ -423,6 +433,34 @@ def _walk_skipping(
                 cleared += sub_end[i] - tok_start[i]
             i = node_end[i]
             continue
+        if use_ref and node_end[i] > i + 1 and ref_state[i] == r0:
+            if like_ref[s] == 0:
+                a = _string_body_exit(transitions, s, ref, r0, ref_end, image)
+                ok = a >= 0 and good[a]
+                for r in range(image.shape[0]):
+                    if image[r] >= 0 and not good[image[r]]:
+                        ok = False
+                like_ref[s] = 1 if ok else 2
+                after_quote[s] = a
+            if like_ref[s] == 1:
+                for k in range(tok_start[i], sub_end[i]):
+                    t = token_order[k]
+                    if ref_tok_ok[k]:
+                        if not complement:
+                            out_words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+                            last = t
+                            count += 1
+                    elif complement:
+                        out_words[t >> 5] &= ~(np.uint32(1) << np.uint32(t & 31))
+                        cleared += 1
+                lo = np.searchsorted(ref_events, i)
+                hi = np.searchsorted(ref_events, node_end[i])
+                for e in range(lo, hi):
+                    ev_node[n_ev] = ref_events[e]
+                    ev_state[n_ev] = after_quote[s]
+                    n_ev += 1
+                i = node_end[i]
+                continue
         v = sim[s]
         if (
             v >= 0
@@ -601,3 +639,39 @@ def _reference_walk(node_byte, node_depth, node_end, tok_start, tok_end, n_order
             tok_ok[k] = True
         i += 1
     return state, tok_ok, events[:n_ev].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _string_body_exit(transitions, q0, ref, r0, end, image):  # pragma: no cover - compiled
+    """The state after the closing quote where state ``q0`` reads a JSON string body exactly as
+    the reference's body state ``r0`` does (the same bytes alive, the same branching, up to the
+    quote that leads the reference to ``end``), else -1. ``image[r]`` receives the state matching
+    reference state ``r`` (-1 where none was reached)."""
+    image[:] = -1
+    image[r0] = q0
+    stack = np.empty(ref.shape[0], np.int32)
+    stack[0] = r0
+    top = 1
+    after = -1
+    while top:
+        top -= 1
+        r = stack[top]
+        q = image[r]
+        for b in range(256):
+            tr = ref[r, b]
+            tq = transitions[q, b]
+            if tr < 0 or tq < 0:
+                if (tr < 0) != (tq < 0):
+                    return -1
+                continue
+            if tr == end:
+                if after >= 0 and after != tq:
+                    return -1
+                after = tq
+            elif image[tr] < 0:
+                image[tr] = tq
+                stack[top] = tr
+                top += 1
+            elif image[tr] != tq:
+                return -1
+    return after

@@ -134,9 +134,8 @@ class PushdownIndex(TokenIndex):
     def _liveness_dfa(self) -> ByteDFA:
         return self.containers.liveness_dfa()
 
-    def _call_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = self.vocab.trie.n_nodes  # per walk: walks may run on several threads at once
-        return self.containers.calls, np.empty(n, np.int32), np.empty(n, np.int32)
+    def _calls(self) -> np.ndarray:
+        return self.containers.calls
 
     @property
     def combined_good(self) -> np.ndarray:

@@ -14,7 +14,7 @@ from functools import cache
 
 import numpy as np
 
-from structgen.index._kernels import _reference_walk
+from structgen.index._kernels import _reference_walk, _string_body_exit
 from structgen.vocab import Vocabulary
 
 _REFERENCES: weakref.WeakKeyDictionary[Vocabulary, tuple] = weakref.WeakKeyDictionary()
@@ -64,24 +64,9 @@ def string_body_exit(transitions: np.ndarray, q0: int) -> tuple[int, np.ndarray]
     inside the string)``; else None. Then its mask is ``staying_words`` plus the string ends
     (``ref_events``) walked on from the state after the quote."""
     ref, r0 = _reference_dfa()
-    end = int(ref[r0, ord('"')])
-    image, todo, quote_to = {r0: q0}, [r0], -1
-    while todo:
-        r = todo.pop()
-        live = ref[r] >= 0
-        if not np.array_equal(live, transitions[image[r]] >= 0):
-            return None
-        for tr, tq in np.unique(np.stack([ref[r][live], transitions[image[r]][live]], axis=1), axis=0).tolist():
-            if tr == end:
-                if quote_to not in (-1, tq):
-                    return None
-                quote_to = tq
-            elif tr not in image:
-                image[tr] = tq
-                todo.append(tr)
-            elif image[tr] != tq:
-                return None
-    return (quote_to, np.array(sorted(set(image.values())), np.int64)) if quote_to >= 0 else None
+    image = np.empty(ref.shape[0], np.int32)
+    after = _string_body_exit(transitions, q0, ref, r0, int(ref[r0, ord('"')]), image)
+    return (int(after), np.unique(image[image >= 0])) if after >= 0 else None
 
 
 @cache
@@ -92,3 +77,15 @@ def _reference_dfa() -> tuple[np.ndarray, int]:
 
     dfa = to_dfa(string_of(any_string_content()))
     return dfa.transitions, int(dfa.transitions[dfa.start, ord('"')])
+
+
+def walk_strings(vocab: Vocabulary | None, like_ref: np.ndarray, after_quote: np.ndarray) -> tuple:
+    """The ``strings`` argument of ``_walk_skipping``: the reference and its walk over ``vocab``'s
+    trie, with the automaton's own ``like_ref``/``after_quote`` caches; off for ``vocab=None``."""
+    ref, r0 = _reference_dfa()
+    if vocab is None:
+        none = np.zeros(0, np.int32)
+        return (ref, r0, -1, none, np.zeros(0, np.bool_), none, np.zeros(0, np.int8), none, none)
+    _, _, _, ref_state, ref_tok_ok, ref_events = string_reference(vocab)
+    image = np.empty(ref.shape[0], np.int32)
+    return (ref, r0, int(ref[r0, ord('"')]), ref_state, ref_tok_ok, ref_events, like_ref, after_quote, image)

@@ -28,7 +28,7 @@ from structgen.index._kernels import (
     _walk_skipping,
 )
 from structgen.index._skipping import NOTHING_REFUSED, reference_less, refused_bytes, vocab_tables
-from structgen.index._string_reference import staying_words, string_body_exit, string_reference
+from structgen.index._string_reference import staying_words, string_body_exit, string_reference, walk_strings
 from structgen.vocab import Vocabulary
 
 
@@ -66,8 +66,8 @@ def _budget(packed: int) -> int:
     return int(packed) >> (A_BITS + 1) if packed >= 0 else -1
 
 
-_EAGER_ROWS = 128
-_NO_CALLS = np.zeros(0, np.int32)  # automata up to this many states get all their rows as lists at once
+_EAGER_ROWS = 128  # automata up to this many states get all their rows as lists at once
+_NO_CALLS = np.zeros(0, np.int32)  # an automaton without holes (see _pushdown)
 
 
 class _LazyRows:
@@ -114,6 +114,10 @@ class TokenIndex:
         self.key = hashlib.sha256(key.encode()).hexdigest()[:40]
         self._lock = threading.Lock()
         self._budgets: dict[bytes, np.ndarray] = {}  # per reference: packed budget per state (_kernels)
+        # per state: reads a JSON string body as the string reference does (0 unknown, 1, 2 no), and
+        # its state after the closing quote (see _walk_skipping)
+        self._like_ref: np.ndarray | None = None
+        self._after_quote: np.ndarray | None = None
         self._pair_scratch: np.ndarray | None = None  # scratch space of budget searches
         n = dfa.n_states
         cached = _disk_cache.load(self.key)
@@ -252,12 +256,15 @@ class TokenIndex:
                     refused, budgets, packed = derived, derived_budgets, int(derived_budgets[state])
         complement = permissive and tables.most_allowed(packed, refused)
         words = tables.all_words.copy() if complement else np.zeros(self.vocab.n_words, dtype=np.uint32)
-        calls, ev_node, ev_state = self._call_arrays()
+        ev_node, ev_state = np.empty(trie.n_nodes, np.int32), np.empty(trie.n_nodes, np.int32)
+        if self._like_ref is None:
+            self._like_ref = np.zeros(dfa.n_states, np.int8)
+            self._after_quote = np.full(dfa.n_states, -1, np.int32)
         count, last, n_events = _walk_skipping(
             trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
             tables.sub_end, trie.token_order, trie.max_depth, dfa.transitions, self.good, state,
             budgets, tables.lim, tables.below, np.frombuffer(refused, np.uint64), words, complement,
-            calls, ev_node, ev_state,
+            self._calls(), ev_node, ev_state, walk_strings(self.vocab, self._like_ref, self._after_quote),
         )
         if n_events:
             self._continue(words, ev_node[:n_events], ev_state[:n_events])
@@ -266,9 +273,9 @@ class TokenIndex:
             last = _count_and_last(words)[1]
         return words, int(count), int(last)
 
-    def _call_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(calls, event nodes, event states)`` for the walk: none here (see ``PushdownIndex``)."""
-        return _NO_CALLS, _NO_CALLS, _NO_CALLS
+    def _calls(self) -> np.ndarray:
+        """Per state, where a container read from it returns to: none here (see ``PushdownIndex``)."""
+        return _NO_CALLS
 
     def _continue(self, words: np.ndarray, nodes: np.ndarray, states: np.ndarray) -> None:
         """Add the tokens below ``nodes``, each entered by reading its byte from ``states``."""
