@@ -403,11 +403,13 @@ def _walk_skipping(
     A subtree entered in a state that reads a JSON string body as the reference does (decided on
     first sight and kept in ``like_ref``/``after_quote``: 0 unknown, 1 yes, 2 no), where the
     reference walk entered it in its body state, is read off that walk: the tokens that stay in
-    the string, and its string ends as events from the state after the quote. An object key that
-    may be any name but a few is such a state once its first characters leave the names.
+    the string, and its string ends as events from the state after the quote (not in complement
+    walks). An object key that may be any name but a few is such a state once its first
+    characters leave the names.
     """
     ref, r0, ref_end, ref_state, ref_tok_ok, ref_events, like_ref, after_quote, image = strings
-    use_ref = ref_state.shape[0] > 0
+    # a complement walk takes string subtrees by budget without touching their tokens: cheaper
+    use_ref = ref_state.shape[0] > 0 and not complement
     states = np.empty(max_depth + 1, np.int32)
     states[0] = start
     n = node_byte.shape[0]
@@ -444,15 +446,11 @@ def _walk_skipping(
                 after_quote[s] = a
             if like_ref[s] == 1:
                 for k in range(tok_start[i], sub_end[i]):
-                    t = token_order[k]
                     if ref_tok_ok[k]:
-                        if not complement:
-                            out_words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
-                            last = t
-                            count += 1
-                    elif complement:
-                        out_words[t >> 5] &= ~(np.uint32(1) << np.uint32(t & 31))
-                        cleared += 1
+                        t = token_order[k]
+                        out_words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+                        last = t
+                        count += 1
                 lo = np.searchsorted(ref_events, i)
                 hi = np.searchsorted(ref_events, node_end[i])
                 for e in range(lo, hi):

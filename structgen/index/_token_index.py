@@ -89,6 +89,18 @@ class _LazyRows:
         return row
 
 
+_SCRATCH = threading.local()
+
+
+def _event_scratch(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's event arrays for a walk (one event per trie node at most): allocated once,
+    since a fresh megabyte per walk cost more than most walks."""
+    found = getattr(_SCRATCH, "events", None)
+    if found is None or found[0].shape[0] < n_nodes:
+        found = _SCRATCH.events = (np.empty(n_nodes, np.int32), np.empty(n_nodes, np.int32))
+    return found
+
+
 def _count_and_last(words: np.ndarray) -> tuple[int, int]:
     """The tokens set in ``words``, and the last of them where there is one (else -1)."""
     count = int(np.bitwise_count(words).sum())
@@ -256,7 +268,7 @@ class TokenIndex:
                     refused, budgets, packed = derived, derived_budgets, int(derived_budgets[state])
         complement = permissive and tables.most_allowed(packed, refused)
         words = tables.all_words.copy() if complement else np.zeros(self.vocab.n_words, dtype=np.uint32)
-        ev_node, ev_state = np.empty(trie.n_nodes, np.int32), np.empty(trie.n_nodes, np.int32)
+        ev_node, ev_state = _event_scratch(trie.n_nodes)
         if self._like_ref is None:
             self._like_ref = np.zeros(dfa.n_states, np.int8)
             self._after_quote = np.full(dfa.n_states, -1, np.int32)
