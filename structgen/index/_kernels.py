@@ -673,3 +673,83 @@ def _string_body_exit(transitions, q0, ref, r0, end, image):  # pragma: no cover
             elif image[tr] != tq:
                 return -1
     return after
+
+
+@numba.njit(cache=True, nogil=True)
+def _string_like(transitions, good, q0, ref, r0, end, max_pairs, marks):  # pragma: no cover - compiled
+    """Whether state ``q0`` reads the inside of a JSON string as the reference's body state ``r0``
+    does: every string the reference reads from ``r0`` without closing it is alive from ``q0`` and
+    leads to good states, every other is dead. Only its closing quote may lead on differently by
+    path (an object key of given names or any other name). False past ``max_pairs`` state pairs.
+
+    ``marks`` (per state, zero on entry and on return) holds the reference states seen with each.
+    """
+    stack_r = np.empty(max_pairs, np.int32)
+    stack_q = np.empty(max_pairs, np.int32)
+    seen_q = np.empty(max_pairs, np.int32)
+    stack_r[0], stack_q[0], seen_q[0] = r0, q0, q0
+    marks[q0] = 1 << r0
+    top, n_seen = 1, 1
+    ok = True
+    while top and ok:
+        top -= 1
+        r, q = stack_r[top], stack_q[top]
+        if not good[q]:
+            ok = False
+            break
+        for b in range(256):
+            tr = ref[r, b]
+            tq = transitions[q, b]
+            if tr == end:
+                continue
+            if tr < 0 or tq < 0:
+                if (tr < 0) != (tq < 0):
+                    ok = False
+                    break
+                continue
+            if not marks[tq] & (1 << tr):
+                if n_seen >= max_pairs:
+                    ok = False
+                    break
+                if marks[tq] == 0:
+                    seen_q[n_seen] = tq
+                    n_seen += 1
+                marks[tq] |= 1 << tr
+                stack_r[top], stack_q[top] = tr, tq
+                top += 1
+    for k in range(n_seen):
+        marks[seen_q[k]] = 0
+    return ok
+
+
+@numba.njit(cache=True, nogil=True)
+def _states_before_quotes(transitions, q0, nodes, parent, node_byte, node_depth, out):  # pragma: no cover
+    """For each node (a closing quote's), the state its parent's path leads ``q0`` to (-1: dead)."""
+    path = np.empty(node_depth.max() + 1, np.uint8)
+    for j in range(nodes.shape[0]):
+        x = parent[nodes[j]]
+        k = node_depth[x] if x > 0 else 0
+        depth = k
+        while x > 0:
+            k -= 1
+            path[k] = node_byte[x]
+            x = parent[x]
+        s = q0
+        for t in range(depth):
+            s = transitions[s, path[t]]
+            if s < 0:
+                break
+        out[j] = s
+
+
+@numba.njit(cache=True, nogil=True)
+def _trie_parents(node_depth):  # pragma: no cover - compiled
+    """The parent of every trie node (pre-order: the last node one level up before it; 0 the root)."""
+    n = node_depth.shape[0]
+    parent = np.zeros(n, np.int32)
+    last = np.zeros(node_depth.max() + 2, np.int32)
+    for i in range(1, n):
+        d = node_depth[i]
+        parent[i] = last[d - 1]
+        last[d] = i
+    return parent

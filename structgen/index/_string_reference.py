@@ -14,7 +14,7 @@ from functools import cache
 
 import numpy as np
 
-from structgen.index._kernels import _reference_walk, _string_body_exit
+from structgen.index._kernels import _reference_walk, _string_body_exit, _trie_parents
 from structgen.vocab import Vocabulary
 
 _REFERENCES: weakref.WeakKeyDictionary[Vocabulary, tuple] = weakref.WeakKeyDictionary()
@@ -28,7 +28,7 @@ def string_reference(vocab: Vocabulary) -> tuple:
     with _REFERENCES_LOCK:
         found = _REFERENCES.get(vocab)
         if found is None:
-            ref, r0 = _reference_dfa()
+            ref, r0 = reference_dfa()
             accepting = np.zeros(ref.shape[0], np.bool_)
             accepting[ref[r0, ord('"')]] = True  # the state after the closing quote
             trie = vocab.trie
@@ -63,14 +63,14 @@ def string_body_exit(transitions: np.ndarray, q0: int) -> tuple[int, np.ndarray]
     same bytes alive up to the closing quote): ``(its state after that quote, the states it passes
     inside the string)``; else None. Then its mask is ``staying_words`` plus the string ends
     (``ref_events``) walked on from the state after the quote."""
-    ref, r0 = _reference_dfa()
+    ref, r0 = reference_dfa()
     image = np.empty(ref.shape[0], np.int32)
     after = _string_body_exit(transitions, q0, ref, r0, int(ref[r0, ord('"')]), image)
     return (int(after), np.unique(image[image >= 0])) if after >= 0 else None
 
 
 @cache
-def _reference_dfa() -> tuple[np.ndarray, int]:
+def reference_dfa() -> tuple[np.ndarray, int]:
     """The reference automaton (a JSON string as json.dumps writes it): transitions, body state."""
     from structgen.automata._regular import to_dfa
     from structgen.schema._json_text import any_string_content, string_of
@@ -82,10 +82,36 @@ def _reference_dfa() -> tuple[np.ndarray, int]:
 def walk_strings(vocab: Vocabulary | None, like_ref: np.ndarray, after_quote: np.ndarray) -> tuple:
     """The ``strings`` argument of ``_walk_skipping``: the reference and its walk over ``vocab``'s
     trie, with the automaton's own ``like_ref``/``after_quote`` caches; off for ``vocab=None``."""
-    ref, r0 = _reference_dfa()
+    ref, r0 = reference_dfa()
     if vocab is None:
         none = np.zeros(0, np.int32)
         return (ref, r0, -1, none, np.zeros(0, np.bool_), none, np.zeros(0, np.int8), none, none)
     _, _, _, ref_state, ref_tok_ok, ref_events = string_reference(vocab)
     image = np.empty(ref.shape[0], np.int32)
     return (ref, r0, int(ref[r0, ord('"')]), ref_state, ref_tok_ok, ref_events, like_ref, after_quote, image)
+
+
+_ENDS: weakref.WeakKeyDictionary[Vocabulary, tuple] = weakref.WeakKeyDictionary()
+
+
+def string_ends(vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(inside_words, quote_nodes, parents)``: the tokens that stay inside a string without
+    closing it (uint32 words), the trie nodes where the reference walk reads a closing quote, and
+    every node's parent. A state that reads strings as the reference does up to the quote
+    (``_string_like``) has the mask ``inside_words`` plus each quote node walked on from the state
+    its path leads to."""
+    with _REFERENCES_LOCK:
+        found = _ENDS.get(vocab)
+    if found is None:
+        ref, r0 = reference_dfa()
+        _, _, _, ref_state, _, _ = string_reference(vocab)
+        trie = vocab.trie
+        quote_nodes = np.flatnonzero(ref_state == ref[r0, ord('"')]).astype(np.int32)
+        inside = staying_words(vocab).copy()
+        spans = [np.arange(trie.node_tok_start[i], trie.node_tok_end[i]) for i in quote_nodes]
+        at_quotes = trie.token_order[np.concatenate(spans)].astype(np.int64) if spans else np.zeros(0, np.int64)
+        np.bitwise_and.at(inside, at_quotes >> 5, ~(np.uint32(1) << (at_quotes & 31).astype(np.uint32)))
+        found = (inside, quote_nodes, _trie_parents(trie.node_depth))
+        with _REFERENCES_LOCK:
+            _ENDS[vocab] = found
+    return found

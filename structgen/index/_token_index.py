@@ -23,12 +23,14 @@ from structgen.index._kernels import (
     FINAL,
     SIM_UNKNOWN,
     _simulate,
+    _states_before_quotes,
     _states_with_good_successor,
+    _string_like,
     _walk_pushdown,
     _walk_skipping,
 )
 from structgen.index._skipping import NOTHING_REFUSED, reference_less, refused_bytes, vocab_tables
-from structgen.index._string_reference import staying_words, string_body_exit, string_reference, walk_strings
+from structgen.index._string_reference import reference_dfa, string_ends, string_reference, walk_strings
 from structgen.vocab import Vocabulary
 
 
@@ -56,6 +58,7 @@ _MIN_LIVE_BYTES = 24  # live bytes of a state before it counts as permissive
 _ENOUGH = 32  # a budget of this many characters takes nearly every subtree a larger one takes
 _DEPTH = 2 * _ENOUGH  # characters a budget search goes from its state (the next _ENOUGH get final budgets)
 _MAX_PAIRS = 4096  # (state, reference state) pairs per budget search; past it budgets only shrink
+_MAX_STRING_PAIRS = 4096  # (reference state, state) pairs a string-likeness check may visit
 
 
 _A_MASK = (1 << A_BITS) - 1  # the reference state in a packed budget
@@ -129,6 +132,7 @@ class TokenIndex:
         # per state: reads a JSON string body as the string reference does (0 unknown, 1, 2 no), and
         # its state after the closing quote (see _walk_skipping)
         self._like_ref: np.ndarray | None = None
+        self._marks: np.ndarray | None = None  # scratch of string-likeness checks (_string_like)
         self._after_quote: np.ndarray | None = None
         self._pair_scratch: np.ndarray | None = None  # scratch space of budget searches
         n = dfa.n_states
@@ -249,13 +253,23 @@ class TokenIndex:
         refused = NOTHING_REFUSED
         permissive = np.count_nonzero(dfa.transitions[state] >= 0) >= _MIN_LIVE_BYTES
         if permissive:
-            body = string_body_exit(dfa.transitions, state)
-            if body is not None and self.good[body[0]] and self.good[body[1]].all():
-                # a JSON string body: the tokens that stay in it are one precomputed row, and only
-                # the string ends are walked on, from the state after the quote
-                words = staying_words(self.vocab).copy()
-                events = string_reference(self.vocab)[5]
-                self._continue(words, events, np.full(events.shape[0], body[0], np.int32))
+            ref, r0 = reference_dfa()
+            with self._lock:  # the marks are shared scratch
+                if self._marks is None:
+                    self._marks = np.zeros(dfa.n_states, np.uint16)
+                string_like = _string_like(dfa.transitions, self.good, state, ref, r0, int(ref[r0, ord('"')]),
+                                           _MAX_STRING_PAIRS, self._marks)
+            if string_like:
+                # inside a JSON string (a free one, or a key of given names or any other): the tokens
+                # that stay in it are one precomputed row; only the closing quotes are walked on,
+                # each from the state its path leads to
+                inside, quote_nodes, parents = string_ends(self.vocab)
+                before = np.empty(quote_nodes.shape[0], np.int32)
+                _states_before_quotes(dfa.transitions, state, quote_nodes, parents, trie.node_byte,
+                                      trie.node_depth, before)
+                words = inside.copy()
+                live = before >= 0
+                self._continue(words, quote_nodes[live], before[live])
                 return words, *_count_and_last(words)
         budgets = self._budgets_of(refused, state, permissive)
         packed = int(budgets[state])

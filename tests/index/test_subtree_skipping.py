@@ -33,6 +33,12 @@ SCHEMAS = [
         "required": ["a", "b"],
         "additionalProperties": False,
     },
+    {  # keys: given names sharing prefixes, or any other name (with another value): a string-like state
+        "type": "object",
+        "properties": {"ab": {"type": "string"}, "abc": {"const": 1}, "b\u00e9": {"type": "boolean"}},
+        "additionalProperties": {"type": "integer", "maximum": 9},
+        "maxProperties": 2,
+    },
 ]
 
 JSONISH = [
@@ -95,7 +101,7 @@ def tight_limits(monkeypatch):
     monkeypatch.setattr(_token_index, "_MAX_PAIRS", 12)
 
 
-@pytest.mark.parametrize("schema", SCHEMAS, ids=["strings", "dot-pattern", "class-pattern"])
+@pytest.mark.parametrize("schema", SCHEMAS, ids=["strings", "dot-pattern", "class-pattern", "keys"])
 @pytest.mark.parametrize("mode", ["default", "tight-complement", "tight-plain"])
 def test_schema_masks_equal_brute_force(smollm2_vocab, schema, mode, request, monkeypatch):
     if mode != "default":
