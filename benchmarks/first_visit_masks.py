@@ -80,15 +80,24 @@ def visited_states(constraint: Any, tokenizer: Any, rec: dict[str, Any]) -> list
         for text in serialisations(test["data"], rec["schema"]):
             matcher, path, ok = constraint.matcher(), [], True
             for token in tokenizer.encode(text, add_special_tokens=False):
-                path.append(matcher.state)
+                path.append(_outer_state(matcher))
                 if not matcher.advance(token):
                     ok = False
                     break
             if ok:
-                path.append(matcher.state)
-                paths.append(path)
+                path.append(_outer_state(matcher))
+                paths.append([s for s in path if s is not None])
                 break
     return paths
+
+
+def _outer_state(matcher: Any) -> int | None:
+    """The automaton state; None inside an open value's containers (a ``PushdownMatcher`` with a
+    stack), whose masks are not the token index's."""
+    if hasattr(matcher, "state"):
+        return matcher.state
+    state, stack = matcher._history[-1]
+    return state if stack is None else None
 
 
 def time_version(module: Any, dfa: Any, vocab: Any, paths: list[list[int]]) -> tuple[float, list[float], list[float]]:

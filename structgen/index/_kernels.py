@@ -382,7 +382,7 @@ def _simulate(
 @numba.njit(cache=True, nogil=True)
 def _walk_skipping(
     node_byte, node_depth, node_end, tok_start, tok_end, sub_end, token_order, max_depth,
-    transitions, good, start, sim, lim, below, refused, out_words, complement, calls, ev_node, ev_state, strings,
+    transitions, good, start, sim, lim, below, refused, out_words, complement, calls, ev_node, ev_state,
 ):  # pragma: no cover - compiled
     """The tokens whose bytes lead ``start`` to a good state, into ``out_words`` (uint32 bits),
     taking whole subtrees where ``sim``, ``lim`` (transposed: ``lim[a, i]``), ``below`` and
@@ -397,19 +397,7 @@ def _walk_skipping(
     to, see ``_pushdown``; an empty array where it has none), a ``{`` or ``[`` the automaton
     refuses from such a state starts a container: the node and state are recorded as an event
     ``(ev_node, ev_state)`` for ``_walk_pushdown`` to go on from. Returns the event count too.
-
-    ``strings`` is the string reference (``_string_reference``: ``(ref, r0, end, ref_state,
-    ref_tok_ok, ref_events, like_ref, after_quote, image)``; an empty ``ref_state`` turns it off).
-    A subtree entered in a state that reads a JSON string body as the reference does (decided on
-    first sight and kept in ``like_ref``/``after_quote``: 0 unknown, 1 yes, 2 no), where the
-    reference walk entered it in its body state, is read off that walk: the tokens that stay in
-    the string, and its string ends as events from the state after the quote (not in complement
-    walks). An object key that may be any name but a few is such a state once its first
-    characters leave the names.
     """
-    ref, r0, ref_end, ref_state, ref_tok_ok, ref_events, like_ref, after_quote, image = strings
-    # a complement walk takes string subtrees by budget without touching their tokens: cheaper
-    use_ref = ref_state.shape[0] > 0 and not complement
     states = np.empty(max_depth + 1, np.int32)
     states[0] = start
     n = node_byte.shape[0]
@@ -435,30 +423,6 @@ def _walk_skipping(
                 cleared += sub_end[i] - tok_start[i]
             i = node_end[i]
             continue
-        if use_ref and node_end[i] > i + 1 and ref_state[i] == r0:
-            if like_ref[s] == 0:
-                a = _string_body_exit(transitions, s, ref, r0, ref_end, image)
-                ok = a >= 0 and good[a]
-                for r in range(image.shape[0]):
-                    if image[r] >= 0 and not good[image[r]]:
-                        ok = False
-                like_ref[s] = 1 if ok else 2
-                after_quote[s] = a
-            if like_ref[s] == 1:
-                for k in range(tok_start[i], sub_end[i]):
-                    if ref_tok_ok[k]:
-                        t = token_order[k]
-                        out_words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
-                        last = t
-                        count += 1
-                lo = np.searchsorted(ref_events, i)
-                hi = np.searchsorted(ref_events, node_end[i])
-                for e in range(lo, hi):
-                    ev_node[n_ev] = ref_events[e]
-                    ev_state[n_ev] = after_quote[s]
-                    n_ev += 1
-                i = node_end[i]
-                continue
         v = sim[s]
         if (
             v >= 0
@@ -684,6 +648,28 @@ def _string_like(transitions, good, q0, ref, r0, end, max_pairs, marks):  # prag
 
     ``marks`` (per state, zero on entry and on return) holds the reference states seen with each.
     """
+    # fail fast on a bounded string (maxLength: one state per character, thousands of pairs):
+    # the reference reads "aaa..." forever, so a string-like state must come back to a state on
+    # it within a few characters (past the names of a key: 64 is plenty; a longer way round
+    # leaves the state to the budget walk, which is exact too)
+    q = q0
+    cycles = False
+    for _ in range(64):
+        q = transitions[q, 97]
+        if q < 0:
+            break
+        if marks[q] & 1 << 16:
+            cycles = True
+            break
+        marks[q] |= 1 << 16
+    q = q0
+    for _ in range(64):  # clear the marks again
+        q = transitions[q, 97]
+        if q < 0 or not marks[q] & 1 << 16:
+            break
+        marks[q] &= ~(1 << 16)
+    if not cycles:
+        return False
     stack_r = np.empty(max_pairs, np.int32)
     stack_q = np.empty(max_pairs, np.int32)
     seen_q = np.empty(max_pairs, np.int32)

@@ -79,18 +79,6 @@ def reference_dfa() -> tuple[np.ndarray, int]:
     return dfa.transitions, int(dfa.transitions[dfa.start, ord('"')])
 
 
-def walk_strings(vocab: Vocabulary | None, like_ref: np.ndarray, after_quote: np.ndarray) -> tuple:
-    """The ``strings`` argument of ``_walk_skipping``: the reference and its walk over ``vocab``'s
-    trie, with the automaton's own ``like_ref``/``after_quote`` caches; off for ``vocab=None``."""
-    ref, r0 = reference_dfa()
-    if vocab is None:
-        none = np.zeros(0, np.int32)
-        return (ref, r0, -1, none, np.zeros(0, np.bool_), none, np.zeros(0, np.int8), none, none)
-    _, _, _, ref_state, ref_tok_ok, ref_events = string_reference(vocab)
-    image = np.empty(ref.shape[0], np.int32)
-    return (ref, r0, int(ref[r0, ord('"')]), ref_state, ref_tok_ok, ref_events, like_ref, after_quote, image)
-
-
 _ENDS: weakref.WeakKeyDictionary[Vocabulary, tuple] = weakref.WeakKeyDictionary()
 
 

@@ -30,7 +30,7 @@ from structgen.index._kernels import (
     _walk_skipping,
 )
 from structgen.index._skipping import NOTHING_REFUSED, reference_less, refused_bytes, vocab_tables
-from structgen.index._string_reference import reference_dfa, string_ends, string_reference, walk_strings
+from structgen.index._string_reference import reference_dfa, string_ends, string_reference
 from structgen.vocab import Vocabulary
 
 
@@ -256,7 +256,7 @@ class TokenIndex:
             ref, r0 = reference_dfa()
             with self._lock:  # the marks are shared scratch
                 if self._marks is None:
-                    self._marks = np.zeros(dfa.n_states, np.uint16)
+                    self._marks = np.zeros(dfa.n_states, np.uint32)
                 string_like = _string_like(dfa.transitions, self.good, state, ref, r0, int(ref[r0, ord('"')]),
                                            _MAX_STRING_PAIRS, self._marks)
             if string_like:
@@ -283,14 +283,11 @@ class TokenIndex:
         complement = permissive and tables.most_allowed(packed, refused)
         words = tables.all_words.copy() if complement else np.zeros(self.vocab.n_words, dtype=np.uint32)
         ev_node, ev_state = _event_scratch(trie.n_nodes)
-        if self._like_ref is None:
-            self._like_ref = np.zeros(dfa.n_states, np.int8)
-            self._after_quote = np.full(dfa.n_states, -1, np.int32)
         count, last, n_events = _walk_skipping(
             trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
             tables.sub_end, trie.token_order, trie.max_depth, dfa.transitions, self.good, state,
             budgets, tables.lim, tables.below, np.frombuffer(refused, np.uint64), words, complement,
-            self._calls(), ev_node, ev_state, walk_strings(self.vocab, self._like_ref, self._after_quote),
+            self._calls(), ev_node, ev_state,
         )
         if n_events:
             self._continue(words, ev_node[:n_events], ev_state[:n_events])

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from structgen import UnsatisfiableConstraintError, Vocabulary, compile_json_schema, compile_regex
 from structgen.index import TokenIndex, _skipping, _token_index
 from structgen.index._kernels import MAX_BUDGET, NO_LIMIT, SIM_UNKNOWN, _node_limits, _subtree_bytes, _walk_skipping
-from structgen.index._string_reference import string_body_exit, walk_strings
+from structgen.index._string_reference import string_body_exit
 from tests.reference import token_targets
 
 SCHEMAS = [
@@ -74,7 +74,7 @@ def _plain(index: TokenIndex, state: int) -> np.ndarray:
         trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
         tables.sub_end, trie.token_order, trie.max_depth, dfa.transitions, index.good, state,
         np.full(dfa.n_states, SIM_UNKNOWN, np.int32), tables.lim, tables.below, np.zeros(4, np.uint64), words, False,
-        np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32), walk_strings(None, None, None),
+        np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32),
     )
     if dfa.accepting[state]:
         words |= _token_index._eos_words(vocab)
