@@ -22,14 +22,17 @@ from structgen.grammar._cfg import Grammar
 from structgen.grammar._earley import EarleyParser, EarleySet
 from structgen.grammar._kernels import _walk_lexeme
 from structgen.grammar._lexer import BLOCKED, LexerUnion
+from structgen.index._kernels import _states_before_quotes, _string_like
 from structgen.index._skipping import vocab_tables
-from structgen.index._string_reference import string_reference
+from structgen.index._string_reference import reference_dfa, string_ends, string_reference
 from structgen.vocab import Vocabulary
 
 Position = tuple  # (EarleySet, LexerUnion, lexer state)
 _ROOT = np.zeros(1, np.int32)
 _MAX_WALKS = 32768
 _MAX_LEXER_STATES = 50_000  # ~1 KiB per state
+_MIN_STRING_BYTES = 24  # live bytes of a lexer state before it may be inside a string
+_MAX_STRING_PAIRS = 4096
 
 
 class _Walk:
@@ -161,6 +164,16 @@ class GrammarEngine:
                 walk2 = self._walk(key2, next_lexer, nodes, np.zeros(nodes.shape[0], np.int32))
                 stack.append((end, key2, next_lexer, walk2))
 
+    @staticmethod
+    def _inside_string(lexer: LexerUnion, state: int) -> bool:
+        """Does the lexer read the inside of a JSON string from ``state`` as the string reference
+        does, no lexeme ending before the closing quote? Only permissive states are checked."""
+        if np.count_nonzero(lexer.transitions[state] >= 0) < _MIN_STRING_BYTES:
+            return False
+        ref, r0 = reference_dfa()
+        return bool(_string_like(lexer.transitions, ~lexer.accepting, state, ref, r0, int(ref[r0, ord('"')]),
+                                 _MAX_STRING_PAIRS, np.zeros(lexer.n_states, np.uint32)))
+
     def _walk(self, key: tuple, lexer: LexerUnion, roots: np.ndarray, pre: np.ndarray) -> _Walk:
         with self._lock:
             walk = self._walks.get(key)
@@ -170,6 +183,18 @@ class GrammarEngine:
         words = np.zeros(self.vocab.n_words, np.uint32)
         ev_node = np.empty(self._n_nodes, np.int32)
         ev_state = np.empty(self._n_nodes, np.int32)
+        if roots is _ROOT and self._inside_string(lexer, int(pre[0])):
+            # inside a JSON string (a key of given names or any other): the tokens that stay inside
+            # are one precomputed row; only the closing quotes are walked on, each from the state
+            # its path leads to (see index._string_reference)
+            inside, quote_nodes, parents = string_ends(self.vocab)
+            before = np.empty(quote_nodes.shape[0], np.int32)
+            trie = self.vocab.trie
+            _states_before_quotes(lexer.transitions, int(pre[0]), quote_nodes, parents, trie.node_byte,
+                                  trie.node_depth, before)
+            live = before >= 0
+            words |= inside
+            roots, pre = quote_nodes[live], before[live]
         n = _walk_lexeme(
             *self._trie_args, lexer.transitions, lexer.accepting, lexer.loops, lexer.like_ref, lexer.after_quote,
             roots, pre, words, ev_node, ev_state,
