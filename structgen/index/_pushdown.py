@@ -31,7 +31,6 @@ from structgen.vocab import Vocabulary
 
 HOLE = 0xFE  # never a byte of UTF-8 text: stands for one whole JSON object or array
 _OPEN = (ord("{"), ord("["))
-_CLOSE = (ord("}"), ord("]"))
 
 
 @cache
@@ -95,9 +94,8 @@ def _string_bodies(container: ByteDFA) -> tuple[np.ndarray, np.ndarray]:
         like = np.zeros(container.n_states, np.bool_)
         after = np.full(container.n_states, -1, np.int32)
         for q in range(container.n_states):
-            body = string_body_exit(container.transitions, q)
-            if body is not None:
-                like[q], after[q] = True, body[0]
+            after[q] = string_body_exit(container.transitions, q)
+            like[q] = after[q] >= 0
         found = _BODIES[container.fingerprint] = (like, after)
     return found
 
@@ -123,7 +121,8 @@ class PushdownIndex(TokenIndex):
 
     def __init__(self, dfa: ByteDFA, container: ByteDFA, vocab: Vocabulary, *, eager: bool = False) -> None:
         self.containers = Containers(dfa, container)
-        self._stack_masks: dict[tuple, np.ndarray] = {}
+        self._stack_masks: dict[tuple, np.ndarray] = {}  # (state, top frames) -> row
+        self._stack_rows: dict[bytes, np.ndarray] = {}
         self._frames_needed = max(max_pops(vocab), 1)
         self._combined_good: np.ndarray | None = None
         super().__init__(self.containers.outer, vocab, eager=eager)
@@ -181,9 +180,7 @@ class PushdownIndex(TokenIndex):
             words = np.zeros(self.vocab.n_words, np.uint32)
             self._pushdown(words, np.zeros(1, np.int32), np.array([state], np.int32), np.array(key[1], np.int32))
             row = words.view(np.int32)
-            with self._lock:
-                found = self._by_bytes.get(row.tobytes())
-                if found is not None:
-                    row = self._masks[found]
+            with self._lock:  # equal rows stored once (many stacks share a mask)
+                row = self._stack_rows.setdefault(row.tobytes(), row)
                 self._stack_masks[key] = row
         return row

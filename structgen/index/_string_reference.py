@@ -1,9 +1,9 @@
 """The vocabulary's trie walked once inside a JSON string body, shared by every walk that meets one.
 
 Object keys and string values are the most permissive positions of a JSON constraint: nearly
-every token can continue them. The grammar engine's lexeme walk and the pushdown index's
-container walk read such a subtree off this one walk (which tokens stay in the string, and where
-the string ends) instead of walking its ~100k tokens again.
+every token can continue them. The token index, the pushdown index's container walk and the
+grammar engine's lexeme walk read such positions off this one walk (which tokens stay in the
+string, and where it ends) instead of walking ~100k tokens again.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ _REFERENCES_LOCK = threading.Lock()
 
 def string_reference(vocab: Vocabulary) -> tuple:
     """The vocabulary's trie walked once inside a JSON string body (as json.dumps writes strings):
-    ``(ref, ref_acc, r0, ref_state, ref_tok_ok, ref_events)`` for ``_walk_lexeme``. Object keys
-    and string values read it instead of walking their ~100k tokens again."""
+    ``(ref, ref_acc, r0, ref_state, ref_tok_ok, ref_events)``: the reference automaton, the state
+    at each node, whether each token (in trie order) stays alive, and the nodes after a closing quote."""
     with _REFERENCES_LOCK:
         found = _REFERENCES.get(vocab)
         if found is None:
@@ -58,15 +58,13 @@ def staying_words(vocab: Vocabulary) -> np.ndarray:
     return found
 
 
-def string_body_exit(transitions: np.ndarray, q0: int) -> tuple[int, np.ndarray] | None:
+def string_body_exit(transitions: np.ndarray, q0: int) -> int:
     """Where state ``q0`` reads a JSON string body exactly as the reference's body state does (the
-    same bytes alive up to the closing quote): ``(its state after that quote, the states it passes
-    inside the string)``; else None. Then its mask is ``staying_words`` plus the string ends
-    (``ref_events``) walked on from the state after the quote."""
+    same bytes alive up to the closing quote): its state after that quote; else -1. Its mask is
+    then ``staying_words`` plus the string ends (``ref_events``) walked on from there."""
     ref, r0 = reference_dfa()
     image = np.empty(ref.shape[0], np.int32)
-    after = _string_body_exit(transitions, q0, ref, r0, int(ref[r0, ord('"')]), image)
-    return (int(after), np.unique(image[image >= 0])) if after >= 0 else None
+    return int(_string_body_exit(transitions, q0, ref, r0, int(ref[r0, ord('"')]), image))
 
 
 @cache

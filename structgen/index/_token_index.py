@@ -129,11 +129,7 @@ class TokenIndex:
         self.key = hashlib.sha256(key.encode()).hexdigest()[:40]
         self._lock = threading.Lock()
         self._budgets: dict[bytes, np.ndarray] = {}  # per reference: packed budget per state (_kernels)
-        # per state: reads a JSON string body as the string reference does (0 unknown, 1, 2 no), and
-        # its state after the closing quote (see _walk_skipping)
-        self._like_ref: np.ndarray | None = None
         self._marks: np.ndarray | None = None  # scratch of string-likeness checks (_string_like)
-        self._after_quote: np.ndarray | None = None
         self._pair_scratch: np.ndarray | None = None  # scratch space of budget searches
         n = dfa.n_states
         cached = _disk_cache.load(self.key)
