@@ -764,10 +764,11 @@ than {slimit:.0f} s in all (or hit the memory limit) keeps its compile status bu
 (*tests timeout*). MaskBench allowed 900 s and 40 GiB per schema.
 
 Caches kept across schemas: structgen keeps, per vocabulary, the tables of its subtree skipping
-(per trie node, the characters of string text below it and the bytes below it) and the grammar
-engine's walk of the trie inside a JSON string body, each built once, as llguidance keeps its
-per-tokenizer precomputation; the warm-up schemas build them. Schema-independent automata (a JSON
-value of any shape, for open values) are also kept. No token mask is kept across schemas.
+(per trie node, the characters of string text below it and the bytes below it) and its walk of the
+trie inside a JSON string body (the tokens that stay inside a string, the nodes of closing quotes),
+each built once, as llguidance keeps its per-tokenizer precomputation; the warm-up schemas build
+them. Schema-independent automata (a JSON value of any shape, the container automaton behind open
+values) are also kept. No token mask is kept across schemas.
 
 Timing. Percentiles are over all mask fills (µs) and over the TTFM of the schemas that compiled ok
 (ms), on a shared machine (load averages above: other work used the CPUs, and when the engines ran
