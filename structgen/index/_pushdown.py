@@ -16,8 +16,6 @@ kept per (state, the frames a token can pop).
 
 from __future__ import annotations
 
-import threading
-import weakref
 from functools import cache
 
 import numpy as np
@@ -28,6 +26,7 @@ from structgen.index._skipping import vocab_tables
 from structgen.index._string_reference import staying_words, string_body_exit, string_reference
 from structgen.index._token_index import TokenIndex
 from structgen.vocab import Vocabulary
+from structgen.vocab._per_vocabulary import per_vocabulary
 
 HOLE = 0xFE  # never a byte of UTF-8 text: stands for one whole JSON object or array
 _OPEN = (ord("{"), ord("["))
@@ -100,19 +99,10 @@ def _string_bodies(container: ByteDFA) -> tuple[np.ndarray, np.ndarray]:
     return found
 
 
-_MAX_POPS: weakref.WeakKeyDictionary[Vocabulary, int] = weakref.WeakKeyDictionary()
-_MAX_POPS_LOCK = threading.Lock()
-
-
+@per_vocabulary
 def max_pops(vocab: Vocabulary) -> int:
     """The most closing brackets one token holds: the stack frames a token can pop."""
-    with _MAX_POPS_LOCK:
-        found = _MAX_POPS.get(vocab)
-        if found is None:
-            found = _MAX_POPS[vocab] = max(
-                (b.count(b"}") + b.count(b"]") for b in vocab.token_bytes if b), default=0
-            )
-    return found
+    return max((b.count(b"}") + b.count(b"]") for b in vocab.token_bytes if b), default=0)
 
 
 class PushdownIndex(TokenIndex):

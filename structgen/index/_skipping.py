@@ -16,8 +16,6 @@ known to be allowed, by a few comparisons at the node (see ``_kernels``):
 
 from __future__ import annotations
 
-import threading
-import weakref
 from functools import lru_cache
 
 import numpy as np
@@ -30,6 +28,7 @@ from structgen.index._kernels import (
     _tokens_by_chars,
 )
 from structgen.vocab import Vocabulary
+from structgen.vocab._per_vocabulary import per_vocabulary
 
 
 class Reference:
@@ -158,14 +157,7 @@ class VocabTables:
         return 2 * allowed >= self.n_tokens
 
 
-_TABLES: weakref.WeakKeyDictionary[Vocabulary, VocabTables] = weakref.WeakKeyDictionary()
-_TABLES_LOCK = threading.Lock()
-
-
+@per_vocabulary
 def vocab_tables(vocab: Vocabulary) -> VocabTables:
     """The skipping tables of ``vocab`` (built on first use, kept while the vocabulary lives)."""
-    with _TABLES_LOCK:
-        tables = _TABLES.get(vocab)
-        if tables is None:
-            tables = _TABLES[vocab] = VocabTables(vocab)
-    return tables
+    return VocabTables(vocab)

@@ -8,54 +8,40 @@ string, and where it ends) instead of walking ~100k tokens again.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from functools import cache
 
 import numpy as np
 
 from structgen.index._kernels import _reference_walk, _string_body_exit, _trie_parents
 from structgen.vocab import Vocabulary
-
-_REFERENCES: weakref.WeakKeyDictionary[Vocabulary, tuple] = weakref.WeakKeyDictionary()
-_REFERENCES_LOCK = threading.Lock()
+from structgen.vocab._per_vocabulary import per_vocabulary
 
 
+@per_vocabulary
 def string_reference(vocab: Vocabulary) -> tuple:
     """The vocabulary's trie walked once inside a JSON string body (as json.dumps writes strings):
     ``(ref, ref_acc, r0, ref_state, ref_tok_ok, ref_events)``: the reference automaton, the state
     at each node, whether each token (in trie order) stays alive, and the nodes after a closing quote."""
-    with _REFERENCES_LOCK:
-        found = _REFERENCES.get(vocab)
-        if found is None:
-            ref, r0 = reference_dfa()
-            accepting = np.zeros(ref.shape[0], np.bool_)
-            accepting[ref[r0, ord('"')]] = True  # the state after the closing quote
-            trie = vocab.trie
-            walk = _reference_walk(
-                trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
-                trie.token_order.shape[0], ref, accepting, r0,
-            )
-            found = _REFERENCES[vocab] = (ref, accepting, np.int32(r0), *walk)
-    return found
+    ref, r0 = reference_dfa()
+    accepting = np.zeros(ref.shape[0], np.bool_)
+    accepting[ref[r0, ord('"')]] = True  # the state after the closing quote
+    trie = vocab.trie
+    walk = _reference_walk(
+        trie.node_byte, trie.node_depth, trie.node_end, trie.node_tok_start, trie.node_tok_end,
+        trie.token_order.shape[0], ref, accepting, r0,
+    )
+    return (ref, accepting, np.int32(r0), *walk)
 
 
-_STAYING: weakref.WeakKeyDictionary[Vocabulary, np.ndarray] = weakref.WeakKeyDictionary()
-
-
+@per_vocabulary
 def staying_words(vocab: Vocabulary) -> np.ndarray:
     """Every token that keeps a JSON string body open (uint32 words): with the string ends
     (``ref_events``), the whole of a string body state's mask."""
-    with _REFERENCES_LOCK:
-        found = _STAYING.get(vocab)
-    if found is None:
-        tok_ok = string_reference(vocab)[4]
-        tokens = vocab.trie.token_order[tok_ok].astype(np.int64)
-        found = np.zeros(vocab.n_words, np.uint32)
-        np.bitwise_or.at(found, tokens >> 5, np.uint32(1) << (tokens & 31).astype(np.uint32))
-        with _REFERENCES_LOCK:
-            _STAYING[vocab] = found
-    return found
+    tok_ok = string_reference(vocab)[4]
+    tokens = vocab.trie.token_order[tok_ok].astype(np.int64)
+    words = np.zeros(vocab.n_words, np.uint32)
+    np.bitwise_or.at(words, tokens >> 5, np.uint32(1) << (tokens & 31).astype(np.uint32))
+    return words
 
 
 def string_body_exit(transitions: np.ndarray, q0: int) -> int:
@@ -77,27 +63,19 @@ def reference_dfa() -> tuple[np.ndarray, int]:
     return dfa.transitions, int(dfa.transitions[dfa.start, ord('"')])
 
 
-_ENDS: weakref.WeakKeyDictionary[Vocabulary, tuple] = weakref.WeakKeyDictionary()
-
-
+@per_vocabulary
 def string_ends(vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(inside_words, quote_nodes, parents)``: the tokens that stay inside a string without
     closing it (uint32 words), the trie nodes where the reference walk reads a closing quote, and
     every node's parent. A state that reads strings as the reference does up to the quote
     (``_string_like``) has the mask ``inside_words`` plus each quote node walked on from the state
     its path leads to."""
-    with _REFERENCES_LOCK:
-        found = _ENDS.get(vocab)
-    if found is None:
-        ref, r0 = reference_dfa()
-        _, _, _, ref_state, _, _ = string_reference(vocab)
-        trie = vocab.trie
-        quote_nodes = np.flatnonzero(ref_state == ref[r0, ord('"')]).astype(np.int32)
-        inside = staying_words(vocab).copy()
-        spans = [np.arange(trie.node_tok_start[i], trie.node_tok_end[i]) for i in quote_nodes]
-        at_quotes = trie.token_order[np.concatenate(spans)].astype(np.int64) if spans else np.zeros(0, np.int64)
-        np.bitwise_and.at(inside, at_quotes >> 5, ~(np.uint32(1) << (at_quotes & 31).astype(np.uint32)))
-        found = (inside, quote_nodes, _trie_parents(trie.node_depth))
-        with _REFERENCES_LOCK:
-            _ENDS[vocab] = found
-    return found
+    ref, r0 = reference_dfa()
+    ref_state = string_reference(vocab)[3]
+    trie = vocab.trie
+    quote_nodes = np.flatnonzero(ref_state == ref[r0, ord('"')]).astype(np.int32)
+    inside = staying_words(vocab).copy()
+    spans = [np.arange(trie.node_tok_start[i], trie.node_tok_end[i]) for i in quote_nodes]
+    at_quotes = trie.token_order[np.concatenate(spans)].astype(np.int64) if spans else np.zeros(0, np.int64)
+    np.bitwise_and.at(inside, at_quotes >> 5, ~(np.uint32(1) << (at_quotes & 31).astype(np.uint32)))
+    return inside, quote_nodes, _trie_parents(trie.node_depth)
