@@ -27,15 +27,24 @@ class RefResolver:
     Subschemas of a registered document have pointers ``"<uri>#/..."``, the root's ``"#/..."``.
     """
 
-    def __init__(self, root: Any, documents: dict[str, Any] | None = None) -> None:
+    def __init__(self, root: Any, documents: dict[str, Any] | None = None, *, legacy_id: bool | None = None) -> None:
         self.root = root
+        self._documents = documents
         self.resources: dict[str, tuple[Any, str]] = {}
         self.anchors: dict[str, tuple[Any, str]] = {}
         self.bases: dict[str, str] = {}
         dialect = root.get("$schema") if isinstance(root, dict) else None
         # drafts 4-7 ignore every sibling of $ref, $id included; 2019-09 and later do not
         self._id_beside_ref = isinstance(dialect, str) and ("2019-09" in dialect or "2020-12" in dialect)
-        root_id = root.get("$id", root.get("id")) if isinstance(root, dict) else None
+        # "id" names a schema up to draft 4 ("$id" from draft 6). Without $schema it is read as an
+        # identifier first; a $ref that then fails to resolve is tried again with "id" ignored (a
+        # later draft's schema, whose "id" is a plain property)
+        if legacy_id is None:
+            legacy_id = not isinstance(dialect, str) or "draft-04" in dialect or "draft-03" in dialect
+        self._id_keys = ("$id", "id") if legacy_id else ("$id",)
+        self._retry_without_id = legacy_id and not isinstance(dialect, str)
+        self._without_id: RefResolver | None = None
+        root_id = self._ident(root)
         base = urljoin(_DEFAULT_BASE, root_id) if isinstance(root_id, str) else _DEFAULT_BASE
         self._index(root, "#", urldefrag(base)[0])
         self.resources.setdefault(urldefrag(base)[0], (root, "#"))
@@ -44,15 +53,21 @@ class RefResolver:
             if not isinstance(uri, str):
                 raise SchemaError(f"a registered schema document needs a URI string as its key, not {uri!r}")
             doc = urldefrag(uri)[0]
-            ident = document.get("$id", document.get("id")) if isinstance(document, dict) else None
+            ident = self._ident(document)
             doc_base = urldefrag(urljoin(doc, ident))[0] if isinstance(ident, str) else doc
             self._index(document, f"{doc}#", doc_base)
             self.resources.setdefault(doc, (document, f"{doc}#"))
             self.resources.setdefault(doc_base, (document, f"{doc}#"))
 
+    def _ident(self, node: Any) -> Any:
+        """The node's own identifier (``$id``, or ``id`` in drafts 3 and 4), if any."""
+        if not isinstance(node, dict):
+            return None
+        return next((node[k] for k in self._id_keys if k in node), None)
+
     def _index(self, node: Any, pointer: str, base: str) -> None:
         if isinstance(node, dict):
-            ident = node.get("$id", node.get("id"))
+            ident = self._ident(node)
             if isinstance(ident, str) and ("$ref" not in node or self._id_beside_ref):
                 absolute = urljoin(base, ident)
                 doc, fragment = urldefrag(absolute)
@@ -79,6 +94,20 @@ class RefResolver:
 
     def resolve(self, ref: str, where: str) -> tuple[Any, str]:
         """Return ``(subschema, its JSON pointer)`` for a ``$ref`` found in the schema at ``where``."""
+        try:
+            return self._resolve(ref, where)
+        except (SchemaError, UnsupportedFeatureError):
+            if not self._retry_without_id:
+                raise
+            if self._without_id is None:
+                self._without_id = RefResolver(self.root, self._documents, legacy_id=False)
+            try:
+                return self._without_id._resolve(ref, where)
+            except (SchemaError, UnsupportedFeatureError):
+                pass
+            raise
+
+    def _resolve(self, ref: str, where: str) -> tuple[Any, str]:
         base = self.base_of(where.removesuffix("/$ref"))
         # urljoin leaves a fragment alone against a base it cannot join with (urn:, tag:)
         absolute = urldefrag(base)[0] + ref if ref.startswith("#") else urljoin(base, ref)

@@ -222,3 +222,15 @@ def test_integer_bounds_of_nineteen_digits_compile_exactly(smollm2_vocab):
     constraint = compile_json_schema({"type": "integer", "minimum": 0, "maximum": top}, smollm2_vocab)
     for n, ok in [(0, True), (123, True), (top, True), (top - 1, True), (top + 1, False), (10**19, False)]:
         assert constraint.matches(str(n)) == ok, n
+
+
+@pytest.mark.parametrize("dialect", ["http://json-schema.org/draft-07/schema#", None])
+def test_id_is_a_plain_property_after_draft_4(smollm2_vocab, dialect):
+    # Github_medium o74424: a definition with "id": "MyModule.Def" that refers to itself by pointer
+    definition = {"id": "MyModule.Def", "type": "object", "properties": {"next": {"$ref": "#/definitions/Leaf"}}}
+    schema = {"definitions": {"MyModule.Def": definition, "Leaf": {"type": "integer"}},
+              "$ref": "#/definitions/MyModule.Def"}
+    if dialect:
+        schema["$schema"] = dialect
+    constraint = compile_json_schema(schema, smollm2_vocab)
+    assert constraint.matches('{"next":3}') and not constraint.matches('{"next":"x"}')
