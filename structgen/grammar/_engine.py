@@ -22,8 +22,8 @@ from structgen.grammar._cfg import Grammar
 from structgen.grammar._earley import EarleyParser, EarleySet
 from structgen.grammar._kernels import _walk_lexeme
 from structgen.grammar._lexer import BLOCKED, LexerUnion
-from structgen.index._kernels import _states_before_quotes, _string_like
 from structgen.index._skipping import vocab_tables
+from structgen.index._string_kernels import _states_before_quotes, _string_like
 from structgen.index._string_reference import reference_dfa, string_ends, string_reference
 from structgen.vocab import Vocabulary
 

@@ -12,7 +12,7 @@ from functools import cache
 
 import numpy as np
 
-from structgen.index._kernels import _reference_walk, _string_body_exit, _trie_parents
+from structgen.index._string_kernels import _reference_walk, _string_body_exit, _trie_parents
 from structgen.vocab import Vocabulary
 from structgen.vocab._per_vocabulary import per_vocabulary
 

@@ -23,13 +23,12 @@ from structgen.index._kernels import (
     FINAL,
     SIM_UNKNOWN,
     _simulate,
-    _states_before_quotes,
     _states_with_good_successor,
-    _string_like,
     _walk_pushdown,
     _walk_skipping,
 )
 from structgen.index._skipping import NOTHING_REFUSED, reference_less, refused_bytes, vocab_tables
+from structgen.index._string_kernels import _states_before_quotes, _string_like
 from structgen.index._string_reference import reference_dfa, string_ends, string_reference
 from structgen.vocab import Vocabulary
 
