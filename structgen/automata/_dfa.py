@@ -43,6 +43,14 @@ class ByteDFA:
         return h.hexdigest()[:32]
 
     @cached_property
+    def byte_classes(self) -> np.ndarray:
+        """``byte_classes[b]``: the class of byte ``b``; bytes of one class have the same column."""
+        if self.n_states == 0:
+            return np.zeros(256, np.int32)
+        of_byte, _, ok = _byte_classes_by_rows(np.ascontiguousarray(self.transitions, dtype=np.int32))
+        return of_byte if ok else np.arange(256, dtype=np.int32)
+
+    @cached_property
     def out_degree(self) -> np.ndarray:
         """Number of live byte transitions per state."""
         return (self.transitions != DEAD).sum(axis=1)

@@ -61,6 +61,7 @@ class GrammarEngine:
             trie.token_order, trie.max_depth, tables.below, tables.sub_end, *string_reference(vocab),
         )
         self._n_nodes = trie.n_nodes
+        self._depth = int(trie.max_depth)
         self.initial: Position = (self.parser.initial, self.lexer_for(self.parser.initial), 0)
 
     # -- parser and lexers ------------------------------------------------------------------
@@ -130,15 +131,18 @@ class GrammarEngine:
     def mask_words(self, pos: Position, out: np.ndarray) -> None:
         """OR into ``out`` (uint32 words) every usable token that can follow ``pos`` (EOS not included).
 
-        The result is memoised on the (hash-consed) chart: inside a long lexeme, or wherever the
-        parse comes back to a state it was in, the mask is one lookup.
+        The result is memoised on the (hash-consed) chart, by the lexer state's representative
+        among those no token tells apart: inside a long lexeme (a string of ``maxLength: 32767``),
+        or wherever the parse comes back to a state it was in, the mask is one lookup.
         """
         chart, lexer, s = pos
+        s = lexer.shared_mask_state(s)
         memo_key = ("mask", lexer.id, s)
         hit = chart.memo.get(memo_key)
         if hit is None:
+            lexer.note_first_visit(self._depth)
             words = np.zeros_like(out)
-            self._fill_words(pos, words)
+            self._fill_words((chart, lexer, s), words)
             index = np.flatnonzero(words)
             hit = chart.memo[memo_key] = (index, words[index])
         out[hit[0]] |= hit[1]

@@ -120,18 +120,20 @@ def _vector_slot(table, pool, vec, h):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma: no cover - compiled
+def _lexer_product(trans, offsets, starts, real, blocked, max_states, byte_reps):  # pragma: no cover - compiled
     """The reachable product of ``k`` DFAs run side by side (a contextual lexer).
 
     ``trans`` stacks the DFAs' tables (DFA ``j``'s state ``q`` is row ``offsets[j] + q``, ``-1``
     dead). A byte no component takes is dead; one only non-``real`` (shadow) components take is
-    ``blocked``. Returns ``(status, transitions, components)``: each product state's component
-    states, a row per state.
+    ``blocked``. Only the bytes ``byte_reps`` are read, one per class of bytes every component
+    treats alike. Returns ``(status, transitions, components)``: a row per product state, a
+    column per byte class; each product state's component states.
     """
     k = starts.shape[0]
+    n_cls = byte_reps.shape[0]
     cap = 64
     pool = np.empty((cap, k), np.int32)
-    rows = np.empty((cap, 256), np.int32)
+    rows = np.empty((cap, n_cls), np.int32)
     table = np.full(256, -1, np.int64)
     vec = np.empty(k, np.int32)
     pool[0] = starts
@@ -142,7 +144,8 @@ def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma
     n = 1
     i = 0
     while i < n:
-        for b in range(256):
+        for col in range(n_cls):
+            b = byte_reps[col]
             alive = False
             taken = False
             h = _FNV_OFFSET
@@ -156,10 +159,10 @@ def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma
                         taken = True
                 h = (h ^ np.uint64(t + 1)) * _FNV_PRIME
             if not alive:
-                rows[i, b] = -1
+                rows[i, col] = -1
                 continue
             if not taken:
-                rows[i, b] = blocked
+                rows[i, col] = blocked
                 continue
             slot = _vector_slot(table, pool, vec, h)
             j = table[slot]
@@ -169,7 +172,7 @@ def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma
                 if n == cap:
                     cap *= 2
                     pool2 = np.empty((cap, k), np.int32)
-                    rows2 = np.empty((cap, 256), np.int32)
+                    rows2 = np.empty((cap, n_cls), np.int32)
                     pool2[:n] = pool[:n]
                     rows2[:n] = rows[:n]
                     pool, rows = pool2, rows2
@@ -184,9 +187,37 @@ def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma
                         for c in range(k):
                             hr = (hr ^ np.uint64(pool[r, c] + 1)) * _FNV_PRIME
                         table[_vector_slot(table, pool, pool[r], hr)] = r
-            rows[i, b] = j
+            rows[i, col] = j
         i += 1
     return PRODUCT_DONE, rows[:n], pool[:n]
+
+
+@numba.njit(cache=True, nogil=True)
+def _joint_byte_classes(of_byte):  # pragma: no cover - compiled
+    """The coarsest classes of bytes that every row of ``of_byte`` (a DFA's class of each byte)
+    keeps together. Returns (class of each byte, one byte per class)."""
+    cls = np.zeros(256, np.int32)
+    new = np.empty(256, np.int32)
+    label = np.full(256 * 256, -1, np.int32)
+    for j in range(of_byte.shape[0]):
+        m = 0
+        for b in range(256):
+            code = cls[b] * 256 + of_byte[j, b]
+            if label[code] < 0:
+                label[code] = m
+                m += 1
+            new[b] = label[code]
+        for b in range(256):
+            label[cls[b] * 256 + of_byte[j, b]] = -1
+        cls[:] = new
+    n_cls = 0
+    for b in range(256):
+        n_cls = max(n_cls, cls[b] + 1)
+    reps = np.full(n_cls, -1, np.int32)
+    for b in range(256):
+        if reps[cls[b]] < 0:
+            reps[cls[b]] = b
+    return cls, reps
 
 
 @numba.njit(cache=True, nogil=True)

@@ -19,17 +19,23 @@ import numpy as np
 
 from structgen._errors import CompileTimeoutError
 from structgen.automata import DEAD
+from structgen.automata._bounded_equivalence import bounded_representatives
 from structgen.grammar._cfg import Terminal
-from structgen.grammar._kernels import PRODUCT_TOO_LARGE, _lexer_product
+from structgen.grammar._kernels import PRODUCT_TOO_LARGE, _joint_byte_classes, _lexer_product
 
 _ids = count()
+_VISITS_BEFORE_CLASSES = 16  # new states walked before a large lexer's classes are worth computing
+_MIN_CLASS_STATES = 256
 BLOCKED = -2  # a transition into a state only shadow terminals are alive in: the lexeme can never be taken
 
 
 class LexerUnion:
     """The product DFA of ``terminal_ids``; state 0 is the start (an empty lexeme)."""
 
-    __slots__ = ("id", "terminal_ids", "transitions", "accepting", "accepts", "_loops", "like_ref", "after_quote")
+    __slots__ = (
+        "id", "terminal_ids", "transitions", "accepting", "accepts", "_observation", "_loops", "_representatives",
+        "_first_visits", "like_ref", "after_quote",
+    )
 
     def __init__(
         self,
@@ -50,7 +56,9 @@ class LexerUnion:
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         stacked = np.concatenate([d.transitions for d in dfas]) if sizes.sum() else np.zeros((1, 256), np.int32)
         starts = np.array([d.start if d.n_states else DEAD for d in dfas], np.int32)
-        status, transitions, comps = _lexer_product(stacked, offsets, starts, real, BLOCKED, max_states)
+        of_byte = np.array([d.byte_classes for d in dfas], np.int32).reshape(len(dfas), 256)
+        byte_class, byte_reps = _joint_byte_classes(of_byte)
+        status, by_class, comps = _lexer_product(stacked, offsets, starts, real, BLOCKED, max_states, byte_reps)
         if status == PRODUCT_TOO_LARGE:
             raise CompileTimeoutError(
                 f"the lexer for {len(ids)} terminals passed {max_states} states; "
@@ -59,11 +67,18 @@ class LexerUnion:
         accepting_all = np.concatenate([d.accepting for d in dfas]) if sizes.sum() else np.zeros(1, bool)
         # a component accepts where it is alive, real, and its DFA accepts there
         accepts_matrix = (comps >= 0) & real & accepting_all[offsets + np.maximum(comps, 0)]
+        self.transitions = np.ascontiguousarray(by_class[:, byte_class])
+        # one frozenset per distinct row (most states accept nothing or one terminal)
+        packed = np.zeros((accepts_matrix.shape[0], 1 + accepts_matrix.shape[1] // 8), np.uint8)
+        packed[:, : (accepts_matrix.shape[1] + 7) // 8] = np.packbits(accepts_matrix, axis=1)
+        rows = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+        _, first, observation = np.unique(rows, return_index=True, return_inverse=True)
         ids_array = np.array(ids)
-        self.transitions = np.ascontiguousarray(transitions)
-        self.accepts = [frozenset(ids_array[row].tolist()) for row in accepts_matrix]
+        sets = [frozenset(ids_array[accepts_matrix[i]].tolist()) for i in first.tolist()]
+        self.accepts = [sets[j] for j in observation.tolist()]
         self.accepting = accepts_matrix.any(axis=1)
-        self._reference_arrays()
+        self._observation = observation.astype(np.int32).ravel()
+        self._mask_state_arrays()
 
     def _single(self, dfa, terminal: int) -> None:
         """One terminal: its own DFA, renumbered so the start is state 0 (a 1,000-character string
@@ -78,17 +93,34 @@ class LexerUnion:
         self.accepting = dfa.accepting[order].astype(np.bool_)
         mine, none = frozenset({terminal}), frozenset()
         self.accepts = [mine if a else none for a in self.accepting.tolist()]
-        self._reference_arrays()
+        self._observation = self.accepting.astype(np.int32)
+        self._mask_state_arrays()
 
     @property
     def n_states(self) -> int:
         return int(self.transitions.shape[0])
 
-    def _reference_arrays(self) -> None:
-        """Scratch the mask walk fills in: which states behave as a JSON string body (0 unknown,
-        1 yes, 2 no) and, for those, the state after the closing quote."""
+    def _mask_state_arrays(self) -> None:
+        """What the mask walk learns per state as it goes: which states behave as a JSON string
+        body (0 unknown, 1 yes, 2 no) and, for those, the state after the closing quote; the
+        classes of states that share a mask, once worth computing."""
         self.like_ref = np.zeros(self.n_states, np.int8)
         self.after_quote = np.full(self.n_states, -1, np.int32)
+        self._representatives: np.ndarray | None = None
+        self._first_visits = 0
+
+    def shared_mask_state(self, state: int) -> int:
+        """The state whose mask ``state`` shares (itself until ``note_first_visit`` sees enough)."""
+        return state if self._representatives is None else int(self._representatives[state])
+
+    def note_first_visit(self, depth: int) -> None:
+        """Count a mask walk from a new state; a large lexer that keeps meeting new states (a long
+        bounded string, one state per character) then gets its classes of states that no token
+        of at most ``depth`` bytes tells apart (same bytes dead, blocked or alive, same terminals
+        accepting), which share one mask. Paid for only where the walks cost more already."""
+        self._first_visits += 1
+        if self._first_visits == _VISITS_BEFORE_CLASSES and self.n_states >= _MIN_CLASS_STATES:
+            self._representatives = bounded_representatives(self.transitions, self._observation, depth)
 
     @property
     def loops(self) -> np.ndarray:

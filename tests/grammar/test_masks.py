@@ -124,3 +124,21 @@ def test_masks_equal_brute_force_along_real_inputs(smollm2_tokenizer, smollm2_vo
             assert got == brute_force_mask(c, m._history[-1]), (grammar, step)
         assert m.advance(token)
     assert m.is_accepting()
+
+
+def test_masks_of_a_long_bounded_lexeme_equal_brute_force_once_its_states_share_masks():
+    # 300 characters: a lexer of 300+ states, most of which no token of 3 bytes tells apart; after
+    # enough first visits they share one mask per class, which must still be each state's own mask
+    vocab = small_vocab('ab",', 3)
+    c = compile_grammar('start: STR ("," STR)*\nSTR: /"[ab]{3,300}"/', vocab)
+    text = '"' + "ab" * 150 + '",' + '"' + "b" * 10 + '"'
+    m = c.matcher()
+    by_bytes = {data: t for t, data in enumerate(vocab.token_bytes) if data}
+    lexers = set()
+    for i in range(0, len(text), 3):
+        pos = m._history[-1]
+        lexers.add(pos[1])
+        assert mask_set(m, vocab) == brute_force_mask(c, pos), i
+        assert m.advance(by_bytes[text[i : i + 3].encode()])
+    assert m.is_accepting()
+    assert any(lexer._representatives is not None for lexer in lexers)
