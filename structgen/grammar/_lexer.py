@@ -24,7 +24,7 @@ from structgen.grammar._cfg import Terminal
 from structgen.grammar._kernels import PRODUCT_TOO_LARGE, _joint_byte_classes, _lexer_product
 
 _ids = count()
-_VISITS_BEFORE_CLASSES = 16  # new states walked before a large lexer's classes are worth computing
+_VISITS_BEFORE_CLASSES = 6  # new states walked before a large lexer's classes are worth computing
 _MIN_CLASS_STATES = 256
 BLOCKED = -2  # a transition into a state only shadow terminals are alive in: the lexeme can never be taken
 
@@ -34,7 +34,7 @@ class LexerUnion:
 
     __slots__ = (
         "id", "terminal_ids", "transitions", "accepting", "accepts", "_observation", "_loops", "_representatives",
-        "_first_visits", "like_ref", "after_quote",
+        "_first_visits", "_by_class", "_dfa", "like_ref", "after_quote",
     )
 
     def __init__(
@@ -68,6 +68,7 @@ class LexerUnion:
         # a component accepts where it is alive, real, and its DFA accepts there
         accepts_matrix = (comps >= 0) & real & accepting_all[offsets + np.maximum(comps, 0)]
         self.transitions = np.ascontiguousarray(by_class[:, byte_class])
+        self._by_class, self._dfa = by_class, None
         # one frozenset per distinct row (most states accept nothing or one terminal)
         packed = np.zeros((accepts_matrix.shape[0], 1 + accepts_matrix.shape[1] // 8), np.uint8)
         packed[:, : (accepts_matrix.shape[1] + 7) // 8] = np.packbits(accepts_matrix, axis=1)
@@ -94,6 +95,7 @@ class LexerUnion:
         mine, none = frozenset({terminal}), frozenset()
         self.accepts = [mine if a else none for a in self.accepting.tolist()]
         self._observation = self.accepting.astype(np.int32)
+        self._by_class, self._dfa = None, dfa
         self._mask_state_arrays()
 
     @property
@@ -120,7 +122,10 @@ class LexerUnion:
         accepting), which share one mask. Paid for only where the walks cost more already."""
         self._first_visits += 1
         if self._first_visits == _VISITS_BEFORE_CLASSES and self.n_states >= _MIN_CLASS_STATES:
-            self._representatives = bounded_representatives(self.transitions, self._observation, depth)
+            by_class = self._by_class
+            if by_class is None:  # a single terminal's table: its DFA's classes of bytes
+                by_class = self.transitions[:, np.unique(self._dfa.byte_classes, return_index=True)[1]]
+            self._representatives = bounded_representatives(by_class, self._observation, depth)
 
     @property
     def loops(self) -> np.ndarray:

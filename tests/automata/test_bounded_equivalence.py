@@ -77,6 +77,6 @@ def test_a_long_bounded_counter_collapses_away_from_its_bounds():
 
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="expected an"):
-        bounded_representatives(np.zeros((3, 255), np.int32), np.zeros(3, np.int32), 2)
+        bounded_representatives(np.zeros((3, 255), np.int32), np.zeros(4, np.int32), 2)
     with pytest.raises(ValueError, match="depth"):
         bounded_representatives(np.zeros((3, 256), np.int32), np.zeros(3, np.int32), -1)
