@@ -51,6 +51,12 @@ class ByteDFA:
         return of_byte if ok else np.arange(256, dtype=np.int32)
 
     @cached_property
+    def class_table(self) -> np.ndarray:
+        """The transitions with one column per class of ``byte_classes`` (class ``c`` is column ``c``)."""
+        _, first = np.unique(self.byte_classes, return_index=True)
+        return np.ascontiguousarray(self.transitions[:, first])
+
+    @cached_property
     def out_degree(self) -> np.ndarray:
         """Number of live byte transitions per state."""
         return (self.transitions != DEAD).sum(axis=1)

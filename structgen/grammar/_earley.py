@@ -38,7 +38,9 @@ class _Predictions:
 
 
 class EarleySet:
-    __slots__ = ("_scans", "_waiting", "_predicted", "accepting", "_expected", "_next", "memo", "__weakref__")
+    __slots__ = (
+        "_scans", "_waiting", "_predicted", "accepting", "_expected", "_next", "_waiting_all", "memo", "__weakref__",
+    )
 
     def __init__(self) -> None:
         self._scans: dict[int, list[Item]] = {}  # terminal -> kernel items waiting for it
@@ -47,6 +49,9 @@ class EarleySet:
         self.accepting = False
         self._expected: frozenset[int] | None = None
         self._next: dict[frozenset[int], EarleySet | None] = {}  # scan results, memoised
+        # items_for (terminal ids >= 0) and waiting_for (nonterminal symbols < 0), memoised: a set
+        # is final once built
+        self._waiting_all: dict[int, list[Item]] = {}
         self.memo: dict = {}  # for the layers above: results that depend only on this parse state
 
     @property
@@ -60,15 +65,23 @@ class EarleySet:
         return self._expected
 
     def items_for(self, terminal: int) -> list[Item]:
-        out = list(self._scans.get(terminal, ()))
-        if self._predicted is not None:
-            out.extend((r, d, self) for r, d in self._predicted.scans.get(terminal, ()))
+        """The items waiting for ``terminal`` (shared: do not modify)."""
+        out = self._waiting_all.get(terminal)
+        if out is None:
+            out = list(self._scans.get(terminal, ()))
+            if self._predicted is not None:
+                out.extend((r, d, self) for r, d in self._predicted.scans.get(terminal, ()))
+            self._waiting_all[terminal] = out
         return out
 
     def waiting_for(self, sym: int) -> list[Item]:
-        out = list(self._waiting.get(sym, ()))
-        if self._predicted is not None:
-            out.extend((r, d, self) for r, d in self._predicted.waiting.get(sym, ()))
+        """The items waiting for nonterminal ``sym`` (shared: do not modify)."""
+        out = self._waiting_all.get(sym)
+        if out is None:
+            out = list(self._waiting.get(sym, ()))
+            if self._predicted is not None:
+                out.extend((r, d, self) for r, d in self._predicted.waiting.get(sym, ()))
+            self._waiting_all[sym] = out
         return out
 
 

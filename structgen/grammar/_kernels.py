@@ -100,96 +100,132 @@ PRODUCT_DONE, PRODUCT_TOO_LARGE = 0, 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _vector_slot(table, pool, vec, h):  # pragma: no cover - compiled
-    """The slot of ``vec`` in the open-addressed ``table`` of pool rows (where it is, or goes)."""
+def _row_slot(table, ptr, comp, state, cand_c, cand_q, m, h):  # pragma: no cover - compiled
+    """The slot of the sparse row ``(cand_c, cand_q)[:m]`` in the open-addressed ``table`` of
+    pool rows (where it is, or where it goes)."""
     mask = table.shape[0] - 1
     slot = np.int64(h & np.uint64(mask))
-    k = vec.shape[0]
     while True:
         j = table[slot]
         if j < 0:
             return slot
-        same = True
-        for c in range(k):
-            if pool[j, c] != vec[c]:
-                same = False
-                break
-        if same:
-            return slot
+        lo = ptr[j]
+        if ptr[j + 1] - lo == m:
+            same = True
+            for x in range(m):
+                if comp[lo + x] != cand_c[x] or state[lo + x] != cand_q[x]:
+                    same = False
+                    break
+            if same:
+                return slot
         slot = (slot + 1) & mask
 
 
 @numba.njit(cache=True, nogil=True)
-def _lexer_product(trans, offsets, starts, real, blocked, max_states, byte_reps):  # pragma: no cover - compiled
+def _row_hash(cand_c, cand_q, m):  # pragma: no cover - compiled
+    h = _FNV_OFFSET
+    for x in range(m):
+        h = (h ^ np.uint64(cand_c[x] + 1)) * _FNV_PRIME
+        h = (h ^ np.uint64(cand_q[x] + 1)) * _FNV_PRIME
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
+def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma: no cover - compiled
     """The reachable product of ``k`` DFAs run side by side (a contextual lexer).
 
     ``trans`` stacks the DFAs' tables (DFA ``j``'s state ``q`` is row ``offsets[j] + q``, ``-1``
-    dead). A byte no component takes is dead; one only non-``real`` (shadow) components take is
-    ``blocked``. Only the bytes ``byte_reps`` are read, one per class of bytes every component
-    treats alike. Returns ``(status, transitions, components)``: a row per product state, a
-    column per byte class; each product state's component states.
+    dead), a column per class of bytes every component treats alike. A byte no component takes
+    is dead; one only non-``real`` (shadow) components take is ``blocked``. A product state is kept as its live components only (a key's lexer runs
+    hundreds of property names, of which a few are alive after two bytes). Returns
+    ``(status, transitions, components)``: a row per product state, a column per byte class;
+    each product state's component states (``-1`` where dead).
     """
     k = starts.shape[0]
-    n_cls = byte_reps.shape[0]
-    cap = 64
-    pool = np.empty((cap, k), np.int32)
+    n_cls = trans.shape[1]
+    cap, pool_cap = 64, 256
     rows = np.empty((cap, n_cls), np.int32)
-    table = np.full(256, -1, np.int64)
-    vec = np.empty(k, np.int32)
-    pool[0] = starts
-    h = _FNV_OFFSET
+    ptr = np.zeros(cap + 1, np.int64)  # product state j's live components: comp/state[ptr[j]:ptr[j+1]]
+    comp = np.empty(pool_cap, np.int32)
+    state = np.empty(pool_cap, np.int32)
+    cand_c = np.empty(k, np.int32)
+    cand_q = np.empty(k, np.int32)
+    m = 0
     for c in range(k):
-        h = (h ^ np.uint64(starts[c] + 1)) * _FNV_PRIME
-    table[_vector_slot(table, pool, starts, h)] = 0
+        if starts[c] >= 0:
+            cand_c[m] = c
+            cand_q[m] = starts[c]
+            m += 1
+    if m > pool_cap:
+        pool_cap = 2 * m
+        comp = np.empty(pool_cap, np.int32)
+        state = np.empty(pool_cap, np.int32)
+    comp[:m] = cand_c[:m]
+    state[:m] = cand_q[:m]
+    ptr[1] = m
+    table = np.full(256, -1, np.int64)
+    table[_row_slot(table, ptr, comp, state, cand_c, cand_q, m, _row_hash(cand_c, cand_q, m))] = 0
     n = 1
     i = 0
     while i < n:
         for col in range(n_cls):
-            b = byte_reps[col]
-            alive = False
+            m = 0
             taken = False
-            h = _FNV_OFFSET
-            for c in range(k):
-                q = pool[i, c]
-                t = trans[offsets[c] + q, b] if q >= 0 else -1
-                vec[c] = t
+            for x in range(ptr[i], ptr[i + 1]):
+                c = comp[x]
+                t = trans[offsets[c] + state[x], col]
                 if t >= 0:
-                    alive = True
+                    cand_c[m] = c
+                    cand_q[m] = t
+                    m += 1
                     if real[c]:
                         taken = True
-                h = (h ^ np.uint64(t + 1)) * _FNV_PRIME
-            if not alive:
+            if m == 0:
                 rows[i, col] = -1
                 continue
             if not taken:
                 rows[i, col] = blocked
                 continue
-            slot = _vector_slot(table, pool, vec, h)
+            slot = _row_slot(table, ptr, comp, state, cand_c, cand_q, m, _row_hash(cand_c, cand_q, m))
             j = table[slot]
             if j < 0:
                 if n >= max_states:
-                    return PRODUCT_TOO_LARGE, rows[:0], pool[:0]
+                    return PRODUCT_TOO_LARGE, rows[:0], np.empty((0, k), np.int32)
                 if n == cap:
                     cap *= 2
-                    pool2 = np.empty((cap, k), np.int32)
                     rows2 = np.empty((cap, n_cls), np.int32)
-                    pool2[:n] = pool[:n]
                     rows2[:n] = rows[:n]
-                    pool, rows = pool2, rows2
-                pool[n] = vec
+                    rows = rows2
+                    ptr2 = np.zeros(cap + 1, np.int64)
+                    ptr2[: n + 1] = ptr[: n + 1]
+                    ptr = ptr2
+                end = ptr[n]
+                if end + m > pool_cap:
+                    pool_cap = 2 * (end + m)
+                    comp2 = np.empty(pool_cap, np.int32)
+                    state2 = np.empty(pool_cap, np.int32)
+                    comp2[:end] = comp[:end]
+                    state2[:end] = state[:end]
+                    comp, state = comp2, state2
+                comp[end : end + m] = cand_c[:m]
+                state[end : end + m] = cand_q[:m]
+                ptr[n + 1] = end + m
                 j = n
                 n += 1
                 table[slot] = j
                 if 2 * n > table.shape[0]:  # at most half full: rehash into twice the slots
                     table = np.full(2 * table.shape[0], -1, np.int64)
                     for r in range(n):
-                        hr = _FNV_OFFSET
-                        for c in range(k):
-                            hr = (hr ^ np.uint64(pool[r, c] + 1)) * _FNV_PRIME
-                        table[_vector_slot(table, pool, pool[r], hr)] = r
+                        lo, hi = ptr[r], ptr[r + 1]
+                        hr = _row_hash(comp[lo:hi], state[lo:hi], hi - lo)
+                        table[_row_slot(table, ptr, comp, state, comp[lo:hi], state[lo:hi], hi - lo, hr)] = r
             rows[i, col] = j
         i += 1
-    return PRODUCT_DONE, rows[:n], pool[:n]
+    components = np.full((n, k), -1, np.int32)
+    for r in range(n):
+        for x in range(ptr[r], ptr[r + 1]):
+            components[r, comp[x]] = state[x]
+    return PRODUCT_DONE, rows[:n], components
 
 
 @numba.njit(cache=True, nogil=True)

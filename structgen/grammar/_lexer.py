@@ -54,11 +54,16 @@ class LexerUnion:
         dfas = [terminals[t].dfa for t in ids]
         sizes = np.array([d.n_states for d in dfas], np.int64)
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        stacked = np.concatenate([d.transitions for d in dfas]) if sizes.sum() else np.zeros((1, 256), np.int32)
         starts = np.array([d.start if d.n_states else DEAD for d in dfas], np.int32)
         of_byte = np.array([d.byte_classes for d in dfas], np.int32).reshape(len(dfas), 256)
         byte_class, byte_reps = _joint_byte_classes(of_byte)
-        status, by_class, comps = _lexer_product(stacked, offsets, starts, real, BLOCKED, max_states, byte_reps)
+        # each terminal's table by its own classes of bytes (kept on its DFA), one column per
+        # joint class here: a 14,000-state string terminal is not copied 256 bytes wide
+        stacked = (
+            np.concatenate([d.class_table[:, d.byte_classes[byte_reps]] for d in dfas])
+            if sizes.sum() else np.zeros((1, byte_reps.shape[0]), np.int32)
+        )
+        status, by_class, comps = _lexer_product(stacked, offsets, starts, real, BLOCKED, max_states)
         if status == PRODUCT_TOO_LARGE:
             raise CompileTimeoutError(
                 f"the lexer for {len(ids)} terminals passed {max_states} states; "
@@ -85,13 +90,16 @@ class LexerUnion:
         """One terminal: its own DFA, renumbered so the start is state 0 (a 1,000-character string
         lexeme has thousands of states; the product loop would visit each byte of each)."""
         n = dfa.n_states
-        order = np.arange(n)
-        order[[0, dfa.start]] = order[[dfa.start, 0]]  # new state i is old state order[i]
-        new_of = np.empty(n, np.int32)
-        new_of[order] = np.arange(n, dtype=np.int32)
-        old = dfa.transitions[order]
-        self.transitions = np.where(old >= 0, new_of[np.maximum(old, 0)], DEAD).astype(np.int32)
-        self.accepting = dfa.accepting[order].astype(np.bool_)
+        if dfa.start == 0:  # as minimised DFAs are numbered: the DFA's own (read-only) arrays
+            self.transitions, self.accepting = dfa.transitions, dfa.accepting.astype(np.bool_)
+        else:
+            order = np.arange(n)
+            order[[0, dfa.start]] = order[[dfa.start, 0]]  # new state i is old state order[i]
+            new_of = np.empty(n, np.int32)
+            new_of[order] = np.arange(n, dtype=np.int32)
+            old = dfa.transitions[order]
+            self.transitions = np.where(old >= 0, new_of[np.maximum(old, 0)], DEAD).astype(np.int32)
+            self.accepting = dfa.accepting[order].astype(np.bool_)
         mine, none = frozenset({terminal}), frozenset()
         self.accepts = [mine if a else none for a in self.accepting.tolist()]
         self._observation = self.accepting.astype(np.int32)
