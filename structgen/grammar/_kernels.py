@@ -136,8 +136,9 @@ def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma
 
     ``trans`` stacks the DFAs' tables (DFA ``j``'s state ``q`` is row ``offsets[j] + q``, ``-1``
     dead), a column per class of bytes every component treats alike. A byte no component takes
-    is dead; one only non-``real`` (shadow) components take is ``blocked``. A product state is kept as its live components only (a key's lexer runs
-    hundreds of property names, of which a few are alive after two bytes). Returns
+    is dead; one only non-``real`` (shadow) components take is ``blocked``. A product state is
+    kept as its live components only (a key's lexer runs hundreds of property names, of which a
+    few are alive after two bytes). Returns
     ``(status, transitions, components)``: a row per product state, a column per byte class;
     each product state's component states (``-1`` where dead).
     """
