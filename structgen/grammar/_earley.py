@@ -39,7 +39,8 @@ class _Predictions:
 
 class EarleySet:
     __slots__ = (
-        "_scans", "_waiting", "_predicted", "accepting", "_expected", "_next", "_waiting_all", "memo", "__weakref__",
+        "_scans", "_waiting", "_predicted", "accepting", "_expected", "_next", "_waiting_all", "_leo", "memo",
+        "__weakref__",
     )
 
     def __init__(self) -> None:
@@ -49,9 +50,8 @@ class EarleySet:
         self.accepting = False
         self._expected: frozenset[int] | None = None
         self._next: dict[frozenset[int], EarleySet | None] = {}  # scan results, memoised
-        # items_for (terminal ids >= 0) and waiting_for (nonterminal symbols < 0), memoised: a set
-        # is final once built
-        self._waiting_all: dict[int, list[Item]] = {}
+        self._waiting_all: dict[int, list[Item]] = {}  # waiting_for, memoised (a set is final once built)
+        self._leo: dict[int, Item | None] = {}  # per nonterminal symbol: see EarleyParser._topmost
         self.memo: dict = {}  # for the layers above: results that depend only on this parse state
 
     @property
@@ -64,14 +64,11 @@ class EarleySet:
             self._expected = frozenset(keys)
         return self._expected
 
-    def items_for(self, terminal: int) -> list[Item]:
-        """The items waiting for ``terminal`` (shared: do not modify)."""
-        out = self._waiting_all.get(terminal)
-        if out is None:
-            out = list(self._scans.get(terminal, ()))
-            if self._predicted is not None:
-                out.extend((r, d, self) for r, d in self._predicted.scans.get(terminal, ()))
-            self._waiting_all[terminal] = out
+    def items_after(self, terminal: int) -> list[Item]:
+        """The items waiting for ``terminal``, each with its dot moved over it."""
+        out = [(r, d + 1, o) for r, d, o in self._scans.get(terminal, ())]
+        if self._predicted is not None:
+            out.extend([(r, d + 1, self) for r, d in self._predicted.scans.get(terminal, ())])
         return out
 
     def waiting_for(self, sym: int) -> list[Item]:
@@ -103,7 +100,7 @@ class EarleyParser:
         memo = chart._next
         if terminals in memo:
             return memo[terminals]
-        seeds = [(rule, dot + 1, origin) for t in terminals for rule, dot, origin in chart.items_for(t)]
+        seeds = [item for t in terminals for item in chart.items_after(t)]
         out = memo[terminals] = self._close(seeds) if seeds else None
         return out
 
@@ -152,6 +149,38 @@ class EarleyParser:
         bundle = self._bundles[predicted] = _Predictions(scans, waiting)
         return bundle
 
+    def _topmost(self, origin: EarleySet, sym: int) -> Item | None:
+        """Leo's deterministic reduction path: where completing ``sym`` in ``origin`` finishes.
+
+        When exactly one item of ``origin`` waits for ``sym`` and ``sym`` ends its rule, completing
+        ``sym`` completes that rule too, and so on up: the top of such a chain is one completed item,
+        memoised per (set, symbol). The members of an object with many optional properties (each
+        ``rest_i -> rest_i+1`` when property ``i`` is left out, each written one ending with the
+        rest of the list) then cost one step per closure, not one per property. None where the
+        path branches or the waiting item goes on after ``sym``.
+        """
+        path: list[tuple[EarleySet, int, Item]] = []  # walked up iteratively: chains can be long
+        on_path: set[tuple[int, int]] = set()
+        top: Item | None = None
+        while True:
+            if sym in origin._leo:
+                top = origin._leo[sym]
+                break
+            waiting = origin.waiting_for(sym)
+            if len(waiting) != 1 or (id(origin), sym) in on_path:  # branches, or a cycle of unit rules
+                origin._leo[sym] = None
+                break
+            on_path.add((id(origin), sym))
+            rule, dot, above = waiting[0]
+            if dot + 1 != len(self._rhs[rule]) or rule == self.grammar.accept_rule:
+                origin._leo[sym] = None
+                break
+            path.append((origin, sym, (rule, dot + 1, above)))
+            origin, sym = above, -1 - self._lhs[rule]
+        for where, what, completed in reversed(path):  # each level's top: the one above, or itself
+            top = where._leo[what] = top or completed
+        return top
+
     # -- closure ----------------------------------------------------------------------------
 
     def _close(self, seeds: list[Item], first: bool = False) -> EarleySet:
@@ -184,7 +213,11 @@ class EarleyParser:
                 if done_key in done:
                     continue
                 done.add(done_key)
-                agenda.extend((r2, d2 + 1, o2) for r2, d2, o2 in origin.waiting_for(sym))
+                top = self._topmost(origin, sym)
+                if top is not None:
+                    agenda.append(top)
+                else:
+                    agenda.extend((r2, d2 + 1, o2) for r2, d2, o2 in origin.waiting_for(sym))
                 continue
             sym = rhs[dot]
             if sym >= 0:
