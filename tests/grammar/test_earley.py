@@ -21,6 +21,10 @@ VOCAB = small_vocab("ab()+1 ", 1)
         ('start: x x "b" x\nx: | y\ny: "a" |', ["b", "ab", "aab", "aaba", "ba"], ["", "aaaab", "bb"]),
         # a nullable start
         ('start: "a"*', ["", "a", "aaaa"], ["b"]),
+        # unit rules in a cycle (a completion path that comes back to where it started)
+        ('start: x\nx: y | "a"\ny: x | "b" y', ["a", "ba", "bbba"], ["", "b", "ab"]),
+        # right recursion ending in a nullable rest (deterministic completion chains, Leo)
+        ('start: l\nl: "a" l | "b" r\nr: l |', ["b", "ab", "aabab", "bbbb"], ["", "a", "ba"]),
     ],
 )
 def test_recognizes_exactly_the_language(grammar, inside, outside):
@@ -36,6 +40,21 @@ def test_deep_nesting_does_not_overflow():
     depth = 20_000
     assert c.matches("(" * depth + "1" + ")" * depth)
     assert not c.matches("(" * depth + "1" + ")" * (depth - 1))
+
+
+def test_long_right_recursion_with_a_nullable_rest_recognizes_every_prefix():
+    # each "a" ends its rule with the rest of the list, which may be empty: completing the end
+    # runs up a chain as long as the text, which must neither overflow nor lose the language
+    c = compile_grammar('start: l\nl: "a" l | "b" l |', VOCAB)
+    text = "ab" * 3000
+    assert c.matches(text)
+    assert not c.matches(text + "1")
+    m = c.matcher()
+    ids = {VOCAB.token_bytes[i]: i for i in range(VOCAB.size - 1)}
+    for ch in text[:400]:
+        assert m.is_accepting()
+        assert m.advance(ids[ch.encode()])
+    assert not m.check(ids[b"1"])
 
 
 def test_deep_nesting_token_by_token_with_rollback():
