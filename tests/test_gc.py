@@ -45,3 +45,27 @@ def test_a_collector_the_caller_turned_off_stays_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+@gc_paused
+def _leave_cycles(n: int) -> None:
+    for _ in range(n):
+        _Cycle()
+
+
+def test_a_pause_that_leaves_many_young_objects_collects_them_before_returning():
+    gc.collect()
+    _leave_cycles(20_000)  # unreachable cycles: only the collector frees them
+    assert gc.get_count()[0] < 1_000
+    assert not any(isinstance(o, _Cycle) for o in gc.get_objects(generation=0))
+
+
+def test_a_pause_that_leaves_few_young_objects_does_not_collect():
+    gc.collect()
+    _leave_cycles(100)
+    assert sum(isinstance(o, _Cycle) for o in gc.get_objects(generation=0)) == 100
