@@ -87,8 +87,9 @@ class LexerUnion:
         self._mask_state_arrays()
 
     def _single(self, dfa, terminal: int) -> None:
-        """One terminal: its own DFA, renumbered so the start is state 0 (a 1,000-character string
-        lexeme has thousands of states; the product loop would visit each byte of each)."""
+        """One terminal: its own DFA, no product (a 1,000-character string lexeme has thousands of
+        states), shared as it is where its start is state 0 (minimised DFAs are numbered so),
+        else renumbered so."""
         n = dfa.n_states
         if dfa.start == 0:  # as minimised DFAs are numbered: the DFA's own (read-only) arrays
             self.transitions, self.accepting = dfa.transitions, dfa.accepting.astype(np.bool_)
