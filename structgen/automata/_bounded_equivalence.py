@@ -2,10 +2,10 @@
 
 A token mask looks at most ``depth`` bytes (the longest token) ahead of a state. Two states that
 show the same observation after every word of at most ``depth`` bytes therefore have the same
-mask, even where a minimised automaton keeps them apart because they differ further on: the
-positions of a string with ``maxLength: 32767`` are 32,767 states, but only those within a token's
-length of either bound differ in what a token can do. Keying masks by the class's representative
-turns thousands of first visits into one.
+mask, even where a minimised automaton keeps them apart because they differ further on: a
+string of at most 2,048 characters is some 14,000 states (one per character and UTF-8 or escape
+step), but only those within a token's length of either bound differ in what a token can do.
+Keying masks by the class's representative turns thousands of first visits into one.
 
 The classes are Moore's partition refinement stopped after ``depth`` rounds (round ``k`` splits
 states that differ after some ``k``-byte word), or earlier where a round splits nothing. After the

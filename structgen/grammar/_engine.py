@@ -132,7 +132,7 @@ class GrammarEngine:
         """OR into ``out`` (uint32 words) every usable token that can follow ``pos`` (EOS not included).
 
         The result is memoised on the (hash-consed) chart, by the lexer state's representative
-        among those no token tells apart: inside a long lexeme (a string of ``maxLength: 32767``),
+        among those no token tells apart: inside a long lexeme (a string of ``maxLength: 2000``),
         or wherever the parse comes back to a state it was in, the mask is one lookup.
         """
         chart, lexer, s = pos
