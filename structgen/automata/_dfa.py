@@ -54,7 +54,7 @@ class ByteDFA:
     def class_table(self) -> np.ndarray:
         """The transitions with one column per class of ``byte_classes`` (class ``c`` is column ``c``)."""
         _, first = np.unique(self.byte_classes, return_index=True)
-        return np.ascontiguousarray(self.transitions[:, first])
+        return np.take(self.transitions, first, axis=1)
 
     @cached_property
     def out_degree(self) -> np.ndarray:

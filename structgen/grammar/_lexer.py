@@ -60,7 +60,7 @@ class LexerUnion:
         # each terminal's table by its own classes of bytes (kept on its DFA), one column per
         # joint class here: a 14,000-state string terminal is not copied 256 bytes wide
         stacked = (
-            np.concatenate([d.class_table[:, d.byte_classes[byte_reps]] for d in dfas])
+            np.concatenate([np.take(d.class_table, d.byte_classes[byte_reps], axis=1) for d in dfas])
             if sizes.sum() else np.zeros((1, byte_reps.shape[0]), np.int32)
         )
         status, by_class, comps = _lexer_product(stacked, offsets, starts, real, BLOCKED, max_states)
@@ -72,7 +72,7 @@ class LexerUnion:
         accepting_all = np.concatenate([d.accepting for d in dfas]) if sizes.sum() else np.zeros(1, bool)
         # a component accepts where it is alive, real, and its DFA accepts there
         accepts_matrix = (comps >= 0) & real & accepting_all[offsets + np.maximum(comps, 0)]
-        self.transitions = np.ascontiguousarray(by_class[:, byte_class])
+        self.transitions = np.take(by_class, byte_class, axis=1)  # C order (``[:, cols]`` is not)
         self._by_class, self._dfa = by_class, None
         # one frozenset per distinct row (most states accept nothing or one terminal)
         packed = np.zeros((accepts_matrix.shape[0], 1 + accepts_matrix.shape[1] // 8), np.uint8)
@@ -133,7 +133,7 @@ class LexerUnion:
         if self._first_visits == _VISITS_BEFORE_CLASSES and self.n_states >= _MIN_CLASS_STATES:
             by_class = self._by_class
             if by_class is None:  # a single terminal's table: its DFA's classes of bytes
-                by_class = self.transitions[:, np.unique(self._dfa.byte_classes, return_index=True)[1]]
+                by_class = np.take(self.transitions, np.unique(self._dfa.byte_classes, return_index=True)[1], axis=1)
             self._representatives = bounded_representatives(by_class, self._observation, depth)
 
     @property
