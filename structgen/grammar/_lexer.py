@@ -20,6 +20,7 @@ import numpy as np
 from structgen._errors import CompileTimeoutError
 from structgen.automata import DEAD
 from structgen.automata._bounded_equivalence import bounded_representatives
+from structgen.automata._kernels import _byte_classes_by_rows
 from structgen.grammar._cfg import Terminal
 from structgen.grammar._kernels import PRODUCT_TOO_LARGE, _joint_byte_classes, _lexer_product
 
@@ -34,7 +35,7 @@ class LexerUnion:
 
     __slots__ = (
         "id", "terminal_ids", "transitions", "accepting", "accepts", "_observation", "_loops", "_representatives",
-        "_first_visits", "_by_class", "_dfa", "like_ref", "after_quote",
+        "_first_visits", "_by_class", "like_ref", "after_quote",
     )
 
     def __init__(
@@ -73,8 +74,9 @@ class LexerUnion:
         # a component accepts where it is alive, real, and its DFA accepts there
         accepts_matrix = (comps >= 0) & real & accepting_all[offsets + np.maximum(comps, 0)]
         self.transitions = np.take(by_class, byte_class, axis=1)  # C order (``[:, cols]`` is not)
-        self._by_class, self._dfa = by_class, None
-        # one frozenset per distinct row (most states accept nothing or one terminal)
+        self._by_class: np.ndarray | None = by_class
+        # one frozenset per distinct row (most states accept nothing or one terminal); a byte more
+        # than the bits need, so that a lexer of no terminals still has rows to tell apart
         packed = np.zeros((accepts_matrix.shape[0], 1 + accepts_matrix.shape[1] // 8), np.uint8)
         packed[:, : (accepts_matrix.shape[1] + 7) // 8] = np.packbits(accepts_matrix, axis=1)
         rows = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
@@ -104,7 +106,7 @@ class LexerUnion:
         mine, none = frozenset({terminal}), frozenset()
         self.accepts = [mine if a else none for a in self.accepting.tolist()]
         self._observation = self.accepting.astype(np.int32)
-        self._by_class, self._dfa = None, dfa
+        self._by_class = None  # derived when needed (_table_by_class)
         self._mask_state_arrays()
 
     @property
@@ -131,10 +133,15 @@ class LexerUnion:
         accepting), which share one mask. Paid for only where the walks cost more already."""
         self._first_visits += 1
         if self._first_visits == _VISITS_BEFORE_CLASSES and self.n_states >= _MIN_CLASS_STATES:
-            by_class = self._by_class
-            if by_class is None:  # a single terminal's table: its DFA's classes of bytes
-                by_class = np.take(self.transitions, np.unique(self._dfa.byte_classes, return_index=True)[1], axis=1)
-            self._representatives = bounded_representatives(by_class, self._observation, depth)
+            self._representatives = bounded_representatives(self._table_by_class(), self._observation, depth)
+
+    def _table_by_class(self) -> np.ndarray:
+        """The transitions with one column per class of bytes they treat alike (a product has it
+        from its construction; a single terminal's is derived once)."""
+        if self._by_class is None:
+            _, reps, ok = _byte_classes_by_rows(self.transitions)
+            self._by_class = np.take(self.transitions, reps if ok else np.arange(256), axis=1)
+        return self._by_class
 
     @property
     def loops(self) -> np.ndarray:
