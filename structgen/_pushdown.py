@@ -27,7 +27,7 @@ class PushdownConstraint(Constraint):
 
     def matches(self, text: str | bytes) -> bool:
         data = text.encode("utf-8") if isinstance(text, str) else text
-        end = _Machine(self.index).step(self.index.dfa.start, None, data)
+        end = _Machine.of(self.index).step(self.index.dfa.start, None, data)
         return end is not None and end[1] is None and bool(self.index.dfa.accepting[end[0]])
 
     def __repr__(self) -> str:
@@ -35,19 +35,27 @@ class PushdownConstraint(Constraint):
 
 
 class _Machine:
-    """Byte steps of the combined machine, on Python lists (a few bytes per token)."""
+    """Byte steps of the combined machine, on Python lists (a few bytes per token).
+
+    One per index (``_Machine.of``), and cheap to make: a matcher is made per sequence, and the
+    first one's cost is part of the first mask.
+    """
 
     __slots__ = ("rows", "calls", "open_object", "open_array", "final")
 
     def __init__(self, index: PushdownIndex) -> None:
         c = index.containers
-        rows = index.__dict__.get("_combined_rows")
-        if rows is None:
-            rows = index.__dict__["_combined_rows"] = _LazyRows(c.transitions)
-        self.rows = rows
-        self.calls = c.calls.tolist()
+        self.rows = _LazyRows(c.transitions)
+        self.calls = c.calls  # read only where a token opens a container
         self.open_object, self.open_array = (int(x) for x in c.opens)
         self.final = c.final
+
+    @staticmethod
+    def of(index: PushdownIndex) -> _Machine:
+        machine = index.__dict__.get("_machine")
+        if machine is None:
+            machine = index.__dict__["_machine"] = _Machine(index)
+        return machine
 
     def step(self, s: int, stack: Stack, data: bytes) -> tuple[int, Stack] | None:
         """The configuration after ``data``, or None where the machine refuses it."""
@@ -55,9 +63,12 @@ class _Machine:
         for b in data:
             t = rows[s][b]
             if t < 0:
-                if calls[s] < 0 or (b != 123 and b != 91):
+                if b != 123 and b != 91:
                     return None
-                stack = (calls[s], stack)
+                call = int(calls[s])
+                if call < 0:
+                    return None
+                stack = (call, stack)
                 t = self.open_object if b == 123 else self.open_array
             if t == final:
                 t, stack = stack  # type: ignore[misc]
@@ -80,7 +91,7 @@ class PushdownMatcher(TokenHistory):
 
     def __init__(self, index: PushdownIndex) -> None:
         self._index = index
-        self._machine = _Machine(index)
+        self._machine = _Machine.of(index)
         self._accepting = index.dfa.accepting
         vocab = index.vocab
         self._token_bytes = vocab.token_bytes

@@ -69,3 +69,10 @@ def test_a_pause_that_leaves_few_young_objects_does_not_collect():
     gc.collect()
     _leave_cycles(100)
     assert sum(isinstance(o, _Cycle) for o in gc.get_objects(generation=0)) == 100
+
+
+def test_a_pause_that_makes_a_young_collection_due_runs_it_before_returning():
+    gc.collect()
+    _leave_cycles(2 * gc.get_threshold()[0])  # past the young threshold, below the large-compile limit
+    assert gc.get_count()[0] < gc.get_threshold()[0]
+    assert not any(isinstance(o, _Cycle) for o in gc.get_objects(generation=0))

@@ -63,6 +63,9 @@ class GrammarEngine:
         self._n_nodes = trie.n_nodes
         self._depth = int(trie.max_depth)
         self.initial: Position = (self.parser.initial, self.lexer_for(self.parser.initial), 0)
+        # every matcher's first mask, computed with the engine as a token index computes its start
+        # state's: building it is compile work (its lexers, the first Earley sets), not a decode step
+        self.mask_words(self.initial, np.zeros(vocab.n_words, np.uint32))
 
     # -- parser and lexers ------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from structgen.index._skipping import NOTHING_REFUSED, reference_less, refused_b
 from structgen.index._string_kernels import _states_before_quotes, _string_like
 from structgen.index._string_reference import reference_dfa, string_ends, string_reference
 from structgen.vocab import Vocabulary
+from structgen.vocab._per_vocabulary import per_vocabulary
 
 
 def _good_states(dfa: ByteDFA, vocab: Vocabulary) -> np.ndarray:
@@ -68,26 +69,25 @@ def _budget(packed: int) -> int:
     return int(packed) >> (A_BITS + 1) if packed >= 0 else -1
 
 
-_EAGER_ROWS = 128  # automata up to this many states get all their rows as lists at once
 _NO_CALLS = np.zeros(0, np.int32)  # an automaton without holes (see _pushdown)
 
 
-class _LazyRows:
-    """Rows of a transition table as Python lists, each converted when first read."""
+class _LazyRows(dict):
+    """Rows of a transition table as Python lists, each converted when first read.
 
-    __slots__ = ("_table", "_rows")
+    Nothing is done per state up front: a matcher on a 30,000-state automaton reads a few dozen
+    rows, and converting a whole table (~1.5 µs per state) would land in the first mask. A hit
+    is a plain dict lookup.
+    """
+
+    __slots__ = ("_table",)
 
     def __init__(self, table: np.ndarray) -> None:
+        super().__init__()
         self._table = table
-        self._rows: list[list[int] | None] = [None] * table.shape[0]
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __getitem__(self, state: int) -> list[int]:
-        row = self._rows[state]
-        if row is None:
-            row = self._rows[state] = self._table[state].tolist()
+    def __missing__(self, state: int) -> list[int]:
+        row = self[state] = self._table[state].tolist()
         return row
 
 
@@ -111,10 +111,13 @@ def _count_and_last(words: np.ndarray) -> tuple[int, int]:
     return 1, int(np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))[0])
 
 
+@per_vocabulary
 def _eos_words(vocab: Vocabulary) -> np.ndarray:
+    """The bitmask words of the EOS ids alone (shared: read-only)."""
     words = np.zeros(vocab.n_words, dtype=np.uint32)
     for eos in vocab.eos_token_ids:
         words[eos >> 5] |= np.uint32(1 << (eos & 31))
+    words.flags.writeable = False
     return words
 
 
@@ -174,15 +177,8 @@ class TokenIndex:
         return bool((self._state_mask[self.good] >= 0).all())
 
     @cached_property
-    def transition_rows(self) -> list[list[int]] | _LazyRows:
-        """The DFA's transitions as Python lists: the fastest form for walking a few bytes.
-
-        A larger automaton's rows are converted on first use: converting all of them at once
-        costs ~2 ms per 1,000 states, paid by the first matcher (time to first mask), while a
-        matcher reads only the rows of the states it passes.
-        """
-        if self.dfa.n_states <= _EAGER_ROWS:
-            return self.dfa.transitions.tolist()
+    def transition_rows(self) -> _LazyRows:
+        """The DFA's transitions as Python lists (the fastest form for walking a few bytes), by row on first use."""
         return _LazyRows(self.dfa.transitions)
 
     @cached_property
