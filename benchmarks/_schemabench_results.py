@@ -186,12 +186,14 @@ XGrammar's compiler cache disabled), a matcher, its first mask: *TTFM* = compile
 every test instance goes through a fresh matcher on the same compiled grammar (the first instance
 reuses the TTFM matcher): for each token the current mask must allow it, the token is consumed
 (untimed), and the next mask is filled (timed: *mask*; every fill is counted, the first of each
-matcher included). An instance is *accepted* when every token was allowed and the engine ends in an
-accepting state (structgen `is_accepting()`; llguidance `is_accepting()`; XGrammar and
-outlines-core: the last mask allows EOS). MaskBench itself checks only the tokens; that count is the
-column *all tokens ok*. *passing* (as MaskBench): compiled ok, every valid instance accepted, no
-invalid instance accepted (a schema without tests passes when it compiles). Instance counts are over
-the schemas that compiled ok.
+matcher included; a first mask times making the matcher and its fill: structgen's compile computes the
+start state's mask, so its first fill is mostly making the matcher; llguidance's compile makes an
+`LLMatcher` whose copies compute their first mask in the fill). An instance is *accepted* when every
+token was allowed and the engine ends in an accepting state (structgen `is_accepting()`; llguidance
+`is_accepting()`; XGrammar and outlines-core: the last mask allows EOS). MaskBench itself checks only
+the tokens; that count is the column *all tokens ok*. *passing* (as MaskBench): compiled ok, every
+valid instance accepted, no invalid instance accepted (a schema without tests passes when it
+compiles). Instance counts are over the schemas that compiled ok.
 
 Serialisation. Peers get MaskBench's text: `json.dumps(data, ensure_ascii=False)` (default `", "`
 and `": "` separators) and their own whitespace handling. structgen writes JSON compactly (`,` and

@@ -135,10 +135,10 @@ class StructgenEngine(StructgenAdapter, SchemaEngine):
     def reset_caches(self) -> None:
         """Also forget the DFAs of IR subtrees (kept across schemas), so every compile is cold."""
         super().reset_caches()
-        from structgen.automata import _regular
+        from structgen.automata import _ir, _regular
 
         _regular.clear_dfa_cache()
-        _regular.literal.cache_clear()
+        _ir.literal.cache_clear()
 
     def compile_status(self, exc: Exception) -> str:
         sg = self._structgen

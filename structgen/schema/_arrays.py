@@ -8,20 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from structgen.automata._regular import (
-    EMPTY,
-    NOTHING,
-    Automaton,
-    Node,
-    Repeat,
-    alt,
-    difference_dfas,
-    intersect_dfas,
-    opt,
-    seq,
-    star,
-    to_dfa,
-)
+from structgen.automata._ir import EMPTY, NOTHING, Automaton, Node, Repeat, alt, opt, seq, star
+from structgen.automata._regular import difference_dfas, intersect_dfas, to_dfa
 from structgen.schema._keywords import UNEVALUATED, _count
 from structgen.schema._layout import _any_value, _universe
 

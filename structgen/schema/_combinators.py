@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from structgen._errors import CompileTimeoutError, SchemaError
 from structgen.automata._dfa import ByteDFA
-from structgen.automata._regular import NOTHING, Automaton, Node, alt, difference_dfas, intersect_dfas, to_dfa
+from structgen.automata._ir import NOTHING, Automaton, Node, alt
+from structgen.automata._regular import difference_dfas, intersect_dfas, to_dfa
 from structgen.schema._keywords import ALL_TYPES, ANNOTATIONS, ASSERTIONS, CONDITIONAL_KEYWORDS, UNEVALUATED
 from structgen.schema._layout import _universe
 from structgen.schema._merge import merge_schemas

@@ -13,7 +13,8 @@ from structgen._constraint import Constraint, IndexMode, index_for
 from structgen._errors import CompileTimeoutError, SchemaError, UnsatisfiableConstraintError, UnsupportedFeatureError
 from structgen._gc import gc_paused
 from structgen._pushdown import PushdownConstraint
-from structgen.automata._regular import Node, NotRegularError, Ref, to_dfa
+from structgen.automata._ir import Node, NotRegularError, Ref
+from structgen.automata._regular import to_dfa
 from structgen.index._pushdown import HOLE
 from structgen.schema._compiler import SchemaCompiler, SchemaIssue, SchemaOptions
 from structgen.schema._layout import open_container

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from structgen._errors import CompileTimeoutError, SchemaError
-from structgen.automata._regular import NOTHING, CommaList, Lexeme, Node, Ref, alt, literal, opt, seq, star
+from structgen.automata._ir import NOTHING, CommaList, Lexeme, Node, Ref, alt, literal, opt, seq, star
 from structgen.schema import _json_text as jt
 from structgen.schema._arrays import _Arrays
 from structgen.schema._combinators import EXCLUSIVE_BUDGET_S, _Combinators

@@ -10,21 +10,8 @@ text is always a derivation of the grammar: the language is never wider than the
 
 from __future__ import annotations
 
-from structgen.automata._regular import (
-    EMPTY,
-    Alt,
-    Automaton,
-    Chars,
-    CommaList,
-    Lexeme,
-    Node,
-    Ref,
-    Repeat,
-    Seq,
-    difference_dfas,
-    node_key,
-    to_dfa,
-)
+from structgen.automata._ir import EMPTY, Alt, Automaton, Chars, CommaList, Lexeme, Node, Ref, Repeat, Seq, node_key
+from structgen.automata._regular import difference_dfas, to_dfa
 from structgen.grammar._cfg import Grammar, Terminal, nonterminal
 
 Symbols = tuple[int, ...]

@@ -12,7 +12,7 @@ import numpy as np
 
 from structgen._errors import UnsupportedFeatureError
 from structgen.automata._dfa import DEAD, ByteDFA, trim_and_minimise
-from structgen.automata._regular import (
+from structgen.automata._ir import (
     EMPTY,
     NOTHING,
     Alt,
@@ -23,10 +23,8 @@ from structgen.automata._regular import (
     Repeat,
     Seq,
     alt,
-    cache_generation,
     char_set,
     chars,
-    difference_dfas,
     intersect,
     literal,
     negate,
@@ -34,8 +32,8 @@ from structgen.automata._regular import (
     seq,
     star,
     subtract,
-    to_dfa,
 )
+from structgen.automata._regular import cache_generation, difference_dfas, to_dfa
 
 DIGIT = chars((0x30, 0x39))
 NONZERO_DIGIT = chars((0x31, 0x39))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from structgen.automata._dfa import ByteDFA
-from structgen.automata._regular import (
+from structgen.automata._ir import (
     EMPTY,
     NOTHING,
     Alt,
@@ -23,12 +23,11 @@ from structgen.automata._regular import (
     Seq,
     alt,
     char_set,
-    difference_dfas,
     literal,
     opt,
     seq,
-    to_dfa,
 )
+from structgen.automata._regular import difference_dfas, to_dfa
 from structgen.index._pushdown import hole_dfa
 from structgen.schema import _json_text as jt
 

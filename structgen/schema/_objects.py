@@ -11,19 +11,8 @@ from typing import Any
 
 from structgen._errors import SchemaError, UnsupportedFeatureError
 from structgen.automata._dfa import ByteDFA
-from structgen.automata._regular import (
-    EMPTY,
-    NOTHING,
-    Automaton,
-    CommaList,
-    Node,
-    alt,
-    difference_dfas,
-    intersect_dfas,
-    seq,
-    star,
-    to_dfa,
-)
+from structgen.automata._ir import EMPTY, NOTHING, Automaton, CommaList, Node, alt, seq, star
+from structgen.automata._regular import difference_dfas, intersect_dfas, to_dfa
 from structgen.schema import _json_text as jt
 from structgen.schema._keywords import UNEVALUATED, _count
 from structgen.schema._layout import _any_value

@@ -3,7 +3,7 @@ containers are ``HOLE`` bytes, so that the pushdown index takes them to any dept
 
 from __future__ import annotations
 
-from structgen.automata._regular import Alt, CommaList, Lexeme, Node, Repeat, Seq
+from structgen.automata._ir import Alt, CommaList, Lexeme, Node, Repeat, Seq
 from structgen.schema._layout import _any_value
 
 

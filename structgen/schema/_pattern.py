@@ -11,7 +11,7 @@ import re
 import warnings
 
 from structgen._errors import GrammarError, UnsupportedFeatureError
-from structgen.automata._regular import (
+from structgen.automata._ir import (
     EMPTY,
     NOTHING,
     Chars,

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from structgen._errors import SchemaError
-from structgen.automata._regular import NOTHING, Node, Ref
+from structgen.automata._ir import NOTHING, Node, Ref
 from structgen.schema._keywords import ANNOTATIONS, UNEVALUATED
 from structgen.schema._merge import merge_schemas
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 from structgen._errors import SchemaError, UnsupportedFeatureError
-from structgen.automata._regular import NOTHING, Automaton, Node, Repeat, intersect_dfas, literal, opt, seq, to_dfa
+from structgen.automata._ir import NOTHING, Automaton, Node, Repeat, literal, opt, seq
+from structgen.automata._regular import intersect_dfas, to_dfa
 from structgen.schema import _json_text as jt
 from structgen.schema._formats import FORMATS, UNSUPPORTED_FORMATS
 from structgen.schema._keywords import _count

@@ -16,18 +16,9 @@ from hypothesis import strategies as st
 
 from structgen import UnsupportedFeatureError
 from structgen.automata._dfa import DEAD, trim_and_minimise
-from structgen.automata._regular import (
-    _NFA,
-    Alt,
-    Automaton,
-    Chars,
-    Repeat,
-    Seq,
-    clear_dfa_cache,
-    literal,
-    node_key,
-    to_dfa,
-)
+from structgen.automata._ir import Alt, Automaton, Chars, Repeat, Seq, literal, node_key
+from structgen.automata._regular import clear_dfa_cache, to_dfa
+from structgen.automata._thompson import NFA
 
 ALPHABET = ["a", "b", "é", "中"]
 STRINGS = ["".join(p) for n in range(5) for p in itertools.product(ALPHABET, repeat=n)]
@@ -187,7 +178,7 @@ def test_equal_subtrees_share_one_fragment_per_end():
     body = Repeat(Chars(((ord("a"), ord("z")),)), 0, None)
     # three equal (not identical) copies of a big subtree before the same end state
     node = Alt(tuple(Seq((literal(c), Repeat(Chars(((ord("a"), ord("z")),)), 0, None))) for c in "xyz"))
-    shared, plain = _NFA(10_000), _NFA(10_000)
+    shared, plain = NFA(10_000, None, to_dfa), NFA(10_000, None, to_dfa)
     shared.build(node)
     plain.build(Alt((Seq((literal("x"), body)),)))
     assert len(shared.edges) < 3 * len(plain.edges)

@@ -142,3 +142,14 @@ def test_masks_of_a_long_bounded_lexeme_equal_brute_force_once_its_states_share_
         assert m.advance(by_bytes[text[i : i + 3].encode()])
     assert m.is_accepting()
     assert any(lexer._representatives is not None for lexer in lexers)
+
+
+def test_a_compiled_grammar_has_its_first_mask_ready():
+    # the engine computes its initial mask when built (compile work, as a token index computes
+    # its start state's): a matcher's first fill is then a lookup
+    vocab = small_vocab("ab(),", 2)
+    c = compile_grammar('start: item ("," item)*\nitem: "a" | "(" start ")"', vocab)
+    engine = c.engine
+    chart, lexer, s = engine.initial
+    assert ("mask", lexer.id, lexer.shared_mask_state(s)) in chart.memo
+    assert mask_set(c.matcher(), vocab) == brute_force_mask(c, engine.initial)

@@ -188,3 +188,17 @@ def test_a_matcher_forks_rolls_back_and_forces_bytes_inside_containers(smollm2_t
     assert matcher.forced_bytes() == b',"end":"x"}'  # the fork moved on alone
     matcher.rollback(len(ids))
     assert mask_set(matcher, smollm2_vocab) == mask_set(constraint.matcher(), smollm2_vocab)
+
+
+def test_making_a_matcher_converts_no_transition_rows_and_shares_one_machine(smollm2_tokenizer, smollm2_vocab):
+    # a matcher is made per sequence, the first one inside the first mask: its cost must not grow
+    # with the automaton (rows are converted when a step first reads them, once per index)
+    constraint = compile_json_schema(KUBERNETES_LIKE, smollm2_vocab)
+    assert isinstance(constraint, PushdownConstraint)
+    first = constraint.matcher()
+    converted = len(first._machine.rows)  # earlier matchers on this (cached) index may have read some
+    second = constraint.matcher()
+    assert second._machine is first._machine and len(second._machine.rows) == converted
+    ids = smollm2_tokenizer.encode('{"kind":"Pod","spec":{"a":[1]}', add_special_tokens=False)
+    assert second.advance_many(ids) == len(ids)
+    assert len(second._machine.rows) < constraint.index.containers.transitions.shape[0]

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from structgen import UnsupportedFeatureError, compile_json_schema, schema_report
-from structgen.automata._regular import difference_dfas, intersect_dfas, literal, star, to_dfa, union_dfas
+from structgen.automata._ir import literal, star
+from structgen.automata._regular import difference_dfas, intersect_dfas, to_dfa, union_dfas
 from structgen.schema import _json_text as jt
 from structgen.schema._compiler import SchemaCompiler, SchemaOptions
 
