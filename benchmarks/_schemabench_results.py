@@ -236,9 +236,10 @@ structgen is faster."""
 
 def runs_markdown(metas: dict[str, dict[str, Any]]) -> str:
     """The command(s), dates and load averages: one line per distinct run."""
-    runs: dict[str, list[str]] = {}
+    runs: dict[str, list[str]] = {}  # engines with the same history of runs (a resumed run included)
     for engine, meta in metas.items():
-        runs.setdefault(json.dumps([meta["command"], meta["date"]]), []).append(engine)
+        history = [(run["command"], run["date"]) for run in (meta, *meta.get("resumed", []))]
+        runs.setdefault(json.dumps(history), []).append(engine)
     lines = []
     for engines in runs.values():
         for run in (metas[engines[0]], *metas[engines[0]].get("resumed", [])):
