@@ -131,55 +131,41 @@ def _row_hash(cand_c, cand_q, m):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma: no cover - compiled
-    """The reachable product of ``k`` DFAs run side by side (a contextual lexer).
+def _product_extend(trans, offsets, blocked, rows, ptr, comp, state, table, n, start_c, start_q,
+                    max_new):  # pragma: no cover - compiled
+    """Add to a space of product states (``ProductSpace``) the start state ``(start_c, start_q)``
+    and every state it reaches that the space lacks, each with its row.
 
-    ``trans`` stacks the DFAs' tables (DFA ``j``'s state ``q`` is row ``offsets[j] + q``, ``-1``
-    dead), a column per class of bytes every component treats alike. A byte no component takes
-    is dead; one only non-``real`` (shadow) components take is ``blocked``. A product state is
-    kept as its live components only (a key's lexer runs hundreds of property names, of which a
-    few are alive after two bytes). Returns
-    ``(status, transitions, components)``: a row per product state, a column per byte class;
-    each product state's component states (``-1`` where dead).
+    ``trans`` stacks the terminals' DFA tables (terminal ``t``'s state ``q`` is row
+    ``offsets[t] + q``, ``-1`` dead), a column per class of bytes every terminal treats alike. A
+    state is its live components: codes ``2 t + candidate`` and DFA states, in terminal order,
+    ``comp/state[ptr[j]:ptr[j + 1]]`` for state ``j``; ``table`` is an open-addressed hash of the
+    ``n`` states built. A byte no component takes is dead; one only shadow (non-candidate)
+    components take is ``blocked``. The arrays grow as needed. Returns ``(status, rows, ptr, comp,
+    state, table, n, start)``; past ``max_new`` new states the space is left as it was.
     """
-    k = starts.shape[0]
     n_cls = trans.shape[1]
-    cap, pool_cap = 64, 256
-    rows = np.empty((cap, n_cls), np.int32)
-    ptr = np.zeros(cap + 1, np.int64)  # product state j's live components: comp/state[ptr[j]:ptr[j+1]]
-    comp = np.empty(pool_cap, np.int32)
-    state = np.empty(pool_cap, np.int32)
-    cand_c = np.empty(k, np.int32)
-    cand_q = np.empty(k, np.int32)
-    m = 0
-    for c in range(k):
-        if starts[c] >= 0:
-            cand_c[m] = c
-            cand_q[m] = starts[c]
-            m += 1
-    if m > pool_cap:
-        pool_cap = 2 * m
-        comp = np.empty(pool_cap, np.int32)
-        state = np.empty(pool_cap, np.int32)
-    comp[:m] = cand_c[:m]
-    state[:m] = cand_q[:m]
-    ptr[1] = m
-    table = np.full(256, -1, np.int64)
-    table[_row_slot(table, ptr, comp, state, cand_c, cand_q, m, _row_hash(cand_c, cand_q, m))] = 0
-    n = 1
-    i = 0
+    m = start_c.shape[0]
+    slot = _row_slot(table, ptr, comp, state, start_c, start_q, m, _row_hash(start_c, start_q, m))
+    if table[slot] >= 0:
+        return PRODUCT_DONE, rows, ptr, comp, state, table, n, table[slot]
+    n_old = n
+    cand_c = np.empty(max(m, offsets.shape[0]), np.int32)
+    cand_q = np.empty(max(m, offsets.shape[0]), np.int32)
+    rows, ptr, comp, state, table, n = _add_state(rows, ptr, comp, state, table, n, slot, start_c, start_q, m)
+    i = n_old
     while i < n:
         for col in range(n_cls):
             m = 0
             taken = False
             for x in range(ptr[i], ptr[i + 1]):
-                c = comp[x]
-                t = trans[offsets[c] + state[x], col]
+                code = comp[x]
+                t = trans[offsets[code >> 1] + state[x], col]
                 if t >= 0:
-                    cand_c[m] = c
+                    cand_c[m] = code
                     cand_q[m] = t
                     m += 1
-                    if real[c]:
+                    if code & 1:
                         taken = True
             if m == 0:
                 rows[i, col] = -1
@@ -190,43 +176,52 @@ def _lexer_product(trans, offsets, starts, real, blocked, max_states):  # pragma
             slot = _row_slot(table, ptr, comp, state, cand_c, cand_q, m, _row_hash(cand_c, cand_q, m))
             j = table[slot]
             if j < 0:
-                if n >= max_states:
-                    return PRODUCT_TOO_LARGE, rows[:0], np.empty((0, k), np.int32)
-                if n == cap:
-                    cap *= 2
-                    rows2 = np.empty((cap, n_cls), np.int32)
-                    rows2[:n] = rows[:n]
-                    rows = rows2
-                    ptr2 = np.zeros(cap + 1, np.int64)
-                    ptr2[: n + 1] = ptr[: n + 1]
-                    ptr = ptr2
-                end = ptr[n]
-                if end + m > pool_cap:
-                    pool_cap = 2 * (end + m)
-                    comp2 = np.empty(pool_cap, np.int32)
-                    state2 = np.empty(pool_cap, np.int32)
-                    comp2[:end] = comp[:end]
-                    state2[:end] = state[:end]
-                    comp, state = comp2, state2
-                comp[end : end + m] = cand_c[:m]
-                state[end : end + m] = cand_q[:m]
-                ptr[n + 1] = end + m
-                j = n
-                n += 1
-                table[slot] = j
-                if 2 * n > table.shape[0]:  # at most half full: rehash into twice the slots
-                    table = np.full(2 * table.shape[0], -1, np.int64)
-                    for r in range(n):
+                if n - n_old >= max_new:
+                    table[:] = -1  # forget the states of this call: rehash the ones before it
+                    for r in range(n_old):
                         lo, hi = ptr[r], ptr[r + 1]
-                        hr = _row_hash(comp[lo:hi], state[lo:hi], hi - lo)
-                        table[_row_slot(table, ptr, comp, state, comp[lo:hi], state[lo:hi], hi - lo, hr)] = r
+                        h = _row_hash(comp[lo:hi], state[lo:hi], hi - lo)
+                        table[_row_slot(table, ptr, comp, state, comp[lo:hi], state[lo:hi], hi - lo, h)] = r
+                    return PRODUCT_TOO_LARGE, rows, ptr, comp, state, table, n_old, -1
+                j = n
+                rows, ptr, comp, state, table, n = _add_state(rows, ptr, comp, state, table, n, slot, cand_c,
+                                                              cand_q, m)
             rows[i, col] = j
         i += 1
-    components = np.full((n, k), -1, np.int32)
-    for r in range(n):
-        for x in range(ptr[r], ptr[r + 1]):
-            components[r, comp[x]] = state[x]
-    return PRODUCT_DONE, rows[:n], components
+    return PRODUCT_DONE, rows, ptr, comp, state, table, n, n_old
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_state(rows, ptr, comp, state, table, n, slot, cand_c, cand_q, m):  # pragma: no cover - compiled
+    """State ``n``: the components ``cand_c/cand_q[:m]``, hashed at ``slot``; arrays grown as needed."""
+    if n + 1 > rows.shape[0]:
+        cap = 2 * rows.shape[0]
+        rows2 = np.empty((cap, rows.shape[1]), np.int32)
+        rows2[:n] = rows[:n]
+        rows = rows2
+        ptr2 = np.zeros(cap + 1, np.int64)
+        ptr2[: n + 1] = ptr[: n + 1]
+        ptr = ptr2
+    end = ptr[n]
+    if end + m > comp.shape[0]:
+        pool_cap = 2 * (end + m)
+        comp2 = np.empty(pool_cap, np.int32)
+        state2 = np.empty(pool_cap, np.int32)
+        comp2[:end] = comp[:end]
+        state2[:end] = state[:end]
+        comp, state = comp2, state2
+    comp[end : end + m] = cand_c[:m]
+    state[end : end + m] = cand_q[:m]
+    ptr[n + 1] = end + m
+    table[slot] = n
+    n += 1
+    if 2 * n > table.shape[0]:  # at most half full: rehash into twice the slots
+        table = np.full(2 * table.shape[0], -1, np.int64)
+        for r in range(n):
+            lo, hi = ptr[r], ptr[r + 1]
+            h = _row_hash(comp[lo:hi], state[lo:hi], hi - lo)
+            table[_row_slot(table, ptr, comp, state, comp[lo:hi], state[lo:hi], hi - lo, h)] = r
+    return rows, ptr, comp, state, table, n
 
 
 @numba.njit(cache=True, nogil=True)

@@ -150,7 +150,10 @@ def _string_like(transitions, good, q0, ref, r0, end, max_pairs, marks):  # prag
 @numba.njit(cache=True, nogil=True)
 def _states_before_quotes(transitions, q0, nodes, parent, node_byte, node_depth, out):  # pragma: no cover
     """For each node (a closing quote's), the state its parent's path leads ``q0`` to (-1: dead)."""
-    path = np.empty(node_depth.max() + 1, np.uint8)
+    longest = 0
+    for j in range(nodes.shape[0]):  # not node_depth.max(): a walk's few nodes, not the whole trie
+        longest = max(longest, node_depth[nodes[j]])
+    path = np.empty(longest + 1, np.uint8)
     for j in range(nodes.shape[0]):
         x = parent[nodes[j]]
         k = node_depth[x] if x > 0 else 0
@@ -178,3 +181,108 @@ def _trie_parents(node_depth):  # pragma: no cover - compiled
         parent[i] = last[d - 1]
         last[d] = i
     return parent
+
+
+@numba.njit(cache=True, nogil=True)
+def _characters_begun(node_byte, node_depth, node_end, ref_state, r0, quote):  # pragma: no cover - compiled
+    """Per trie node, the string characters its path begins when read from the reference's body
+    state ``r0`` (a byte read in ``r0``, other than the closing quote, begins one; a character
+    cut off by the token's end counts as begun); ``-1`` where the reference walk did not reach."""
+    n = node_byte.shape[0]
+    begun = np.full(n, -1, np.int32)
+    parent_begun = np.empty(node_depth.max() + 2, np.int32)
+    parent_state = np.empty(node_depth.max() + 2, np.int32)
+    parent_begun[0] = 0
+    parent_state[0] = r0
+    i = 1
+    while i < n:
+        if ref_state[i] < 0:
+            i = node_end[i]
+            continue
+        d = node_depth[i]
+        starts = parent_state[d - 1] == r0 and node_byte[i] != quote
+        begun[i] = parent_begun[d - 1] + (1 if starts else 0)
+        parent_begun[d] = begun[i]
+        parent_state[d] = ref_state[i]
+        i += 1
+    return begun
+
+
+@numba.njit(cache=True, nogil=True)
+def _bounded_string_rooms(transitions, good, q0, ref, r0, end, max_pairs, rooms, left, marks):  # pragma: no cover
+    """Whether state ``q0`` reads the inside of a bounded JSON string (``maxLength``) as the
+    reference's body state ``r0`` does with as many characters allowed as a run of ``a`` finds
+    (each byte read in ``r0`` begins a character, none may begin past the last), every state on
+    the way good. As for ``_string_like``, only its closing quote may lead on differently by path.
+
+    On success ``rooms[q]`` receives the characters left in every state ``q`` met only in the
+    reference's body state: each is a bounded string of its own, for the walk checked all that
+    follows it. False past ``max_pairs`` state pairs, or where a state is met with two counts.
+    ``left`` (per state, ``-1`` on entry and on return) and ``marks`` (per state, zero on entry and
+    on return) hold the characters left in each state met and the reference states met with it.
+    """
+    room = 0
+    q = q0
+    while room < max_pairs:  # a run of "a" says how many characters are left
+        q = transitions[q, 97]
+        if q < 0:
+            break
+        room += 1
+    if room >= max_pairs:
+        return False
+    queue_q = np.empty(max_pairs, np.int32)
+    queue_r = np.empty(max_pairs, np.int32)
+    seen = np.empty(max_pairs, np.int32)
+    queue_q[0], queue_r[0] = q0, r0
+    marks[q0] = np.uint32(1) << np.uint32(r0)
+    left[q0] = room
+    seen[0] = q0
+    n_seen = 1
+    head, tail = 0, 1
+    ok = True
+    while head < tail and ok:
+        q, r = queue_q[head], queue_r[head]
+        head += 1
+        if not good[q]:
+            ok = False
+            break
+        begins = r == r0
+        now = left[q]
+        after = now - 1 if begins else now
+        for b in range(256):
+            tr = ref[r, b]
+            if tr == end:
+                continue
+            alive = tr >= 0 and not (begins and now == 0)
+            tq = transitions[q, b]
+            if (tq >= 0) != alive:
+                ok = False
+                break
+            if not alive:
+                continue
+            if left[tq] < 0:
+                if n_seen >= max_pairs:
+                    ok = False
+                    break
+                left[tq] = after
+                seen[n_seen] = tq
+                n_seen += 1
+            elif left[tq] != after:
+                ok = False
+                break
+            bit = np.uint32(1) << np.uint32(tr)
+            if marks[tq] & bit:
+                continue
+            if tail >= max_pairs:
+                ok = False
+                break
+            marks[tq] |= bit
+            queue_q[tail], queue_r[tail] = tq, tr
+            tail += 1
+    for k in range(n_seen):
+        q = seen[k]
+        if ok and marks[q] == np.uint32(1) << np.uint32(r0):
+            rooms[q] = left[q]
+        left[q] = -1
+        marks[q] = 0
+    return ok

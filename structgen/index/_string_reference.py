@@ -12,7 +12,7 @@ from functools import cache
 
 import numpy as np
 
-from structgen.index._string_kernels import _reference_walk, _string_body_exit, _trie_parents
+from structgen.index._string_kernels import _characters_begun, _reference_walk, _string_body_exit, _trie_parents
 from structgen.vocab import Vocabulary
 from structgen.vocab._per_vocabulary import per_vocabulary
 
@@ -79,3 +79,25 @@ def string_ends(vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     at_quotes = trie.token_order[np.concatenate(spans)].astype(np.int64) if spans else np.zeros(0, np.int64)
     np.bitwise_and.at(inside, at_quotes >> 5, ~(np.uint32(1) << (at_quotes & 31).astype(np.uint32)))
     return inside, quote_nodes, _trie_parents(trie.node_depth)
+
+
+@per_vocabulary
+def bounded_inside_words(vocab: Vocabulary) -> np.ndarray:
+    """``rows[k]`` (uint32 words): the tokens of ``string_ends``' inside row that begin at most
+    ``k`` characters, for ``k`` up to the longest token. A state with ``k`` characters left to a
+    bounded string (``_bounded_string_room``) has the mask ``rows[k]`` plus its string ends."""
+    ref, r0 = reference_dfa()
+    trie = vocab.trie
+    begun = _characters_begun(trie.node_byte, trie.node_depth, trie.node_end, string_reference(vocab)[3], r0,
+                              ord('"'))
+    per_place = np.repeat(begun, trie.node_tok_end - trie.node_tok_start)  # tokens in trie order
+    inside = string_ends(vocab)[0]
+    tokens = trie.token_order.astype(np.int64)
+    bits = np.uint32(1) << (tokens & 31).astype(np.uint32)
+    keep = (per_place >= 0) & ((inside[tokens >> 5] & bits) != 0)
+    rows = np.zeros((trie.max_depth + 1, vocab.n_words), np.uint32)
+    for k in range(trie.max_depth + 1):
+        these = keep & (per_place == k)
+        np.bitwise_or.at(rows[k], tokens[these] >> 5, bits[these])
+    np.bitwise_or.accumulate(rows, axis=0, out=rows)
+    return rows

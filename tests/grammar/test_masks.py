@@ -141,7 +141,7 @@ def test_masks_of_a_long_bounded_lexeme_equal_brute_force_once_its_states_share_
         assert mask_set(m, vocab) == brute_force_mask(c, pos), i
         assert m.advance(by_bytes[text[i : i + 3].encode()])
     assert m.is_accepting()
-    assert any(lexer._representatives is not None for lexer in lexers)
+    assert any(lexer.space._representatives.shape[0] for lexer in lexers)
 
 
 def test_a_compiled_grammar_has_its_first_mask_ready():
@@ -151,5 +151,5 @@ def test_a_compiled_grammar_has_its_first_mask_ready():
     c = compile_grammar('start: item ("," item)*\nitem: "a" | "(" start ")"', vocab)
     engine = c.engine
     chart, lexer, s = engine.initial
-    assert ("mask", lexer.id, lexer.shared_mask_state(s)) in chart.memo
+    assert ("mask", lexer.space.id, lexer.space.shared_mask_state(s)) in chart.memo
     assert mask_set(c.matcher(), vocab) == brute_force_mask(c, engine.initial)

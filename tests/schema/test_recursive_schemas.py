@@ -150,6 +150,30 @@ def test_masks_inside_free_keys_and_string_values_equal_brute_force(smollm2_voca
     assert matcher.is_accepting()
 
 
+def test_masks_inside_bounded_string_values_equal_brute_force(smollm2_vocab, smollm2_tokenizer):
+    # maxLength strings: the grammar walk checks a bounded string once to its end and reads each
+    # of its states' masks off a precomputed row by the characters left (escapes and multi-byte
+    # characters count one each), so its masks must still be exact up to the bound and at it
+    schema = {"type": "object", "properties": {"a": {"type": "string", "maxLength": 3},
+                                               "b": {"type": ["string", "null"], "maxLength": 7},
+                                               "c": {"type": "string", "maxLength": 200},
+                                               "sub": {"$ref": "#"}}}
+    value = {"a": "\u00e9\"x", "b": "ab\ncd\u00e9f", "c": "long text " * 3,
+             "sub": {"a": "", "b": None, "c": "\u00e9" * 12}}
+    text = dumps(value, schema)
+    constraint = compile_json_schema(schema, smollm2_vocab)
+    assert isinstance(constraint, GrammarConstraint)
+    ids = smollm2_tokenizer.encode(text, add_special_tokens=False)
+    matcher = constraint.matcher()
+    for step, token in enumerate(ids):
+        assert mask_set(matcher, smollm2_vocab) == brute_force_mask(constraint, matcher._history[-1]), step
+        assert matcher.advance(token)
+    assert matcher.is_accepting()
+    engine = constraint.engine
+    spaces = [engine._space, *engine._singles.values()]
+    assert any((space.string_rooms[: space.n_states] >= 0).any() for space in spaces)  # the bounded path ran
+
+
 def test_recursion_under_not_falls_back_to_bounded_unrolling_and_says_so(smollm2_vocab):
     schema = {"$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}}},
               "type": "object", "properties": {"a": {"not": {"$ref": "#/$defs/t"}}}}
