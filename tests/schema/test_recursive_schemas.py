@@ -153,13 +153,15 @@ def test_masks_inside_free_keys_and_string_values_equal_brute_force(smollm2_voca
 def test_masks_inside_bounded_string_values_equal_brute_force(smollm2_vocab, smollm2_tokenizer):
     # maxLength strings: the grammar walk checks a bounded string once to its end and reads each
     # of its states' masks off a precomputed row by the characters left (escapes and multi-byte
-    # characters count one each), so its masks must still be exact up to the bound and at it
+    # characters count one each), so its masks must still be exact up to the bound and at it; a
+    # pattern's string (a count of characters too, but not of any character) is not one of them
     schema = {"type": "object", "properties": {"a": {"type": "string", "maxLength": 3},
                                                "b": {"type": ["string", "null"], "maxLength": 7},
                                                "c": {"type": "string", "maxLength": 200},
+                                               "d": {"type": "string", "pattern": "^[a-z]{0,30}$"},
                                                "sub": {"$ref": "#"}}}
     value = {"a": "\u00e9\"x", "b": "ab\ncd\u00e9f", "c": "long text " * 3,
-             "sub": {"a": "", "b": None, "c": "\u00e9" * 12}}
+             "d": "lower", "sub": {"a": "", "b": None, "c": "\u00e9" * 12}}
     text = dumps(value, schema)
     constraint = compile_json_schema(schema, smollm2_vocab)
     assert isinstance(constraint, GrammarConstraint)
