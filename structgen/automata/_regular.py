@@ -158,7 +158,10 @@ def _new_generation() -> None:
     _dfa_cache_size = 0
 
 
-def difference_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
+_MAX_PRODUCT_STATES = 2_000_000
+
+
+def difference_dfas(a: ByteDFA, b: ByteDFA, max_states: int = _MAX_PRODUCT_STATES) -> ByteDFA:
     """The product automaton for ``a`` minus ``b``: strings ``a`` accepts and ``b`` does not.
 
     ``b`` is completed with an implicit sink (its dead state), so a string ``b`` rejects early
@@ -167,7 +170,7 @@ def difference_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
     """
     if a.n_states == 0 or b.n_states == 0:
         return a
-    return _product(a, b, "minus")
+    return _product(a, b, "minus", max_states)
 
 
 def union_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
@@ -180,24 +183,22 @@ def union_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
 
 
 _PRODUCT_OPS = {"and": PRODUCT_AND, "minus": PRODUCT_MINUS, "or": PRODUCT_OR}
-_MAX_PRODUCT_STATES = 2_000_000
 
 
-def _product(a: ByteDFA, b: ByteDFA, op: str) -> ByteDFA:
+def _product(a: ByteDFA, b: ByteDFA, op: str, max_states: int = _MAX_PRODUCT_STATES) -> ByteDFA:
     """The reachable product of ``a`` and ``b`` (each completed with its dead state), trimmed and minimised."""
     trans, accepting, ok = _product_bfs(
-        a.transitions, a.accepting, a.start, b.transitions, b.accepting, b.start, _PRODUCT_OPS[op],
-        _MAX_PRODUCT_STATES,
+        a.transitions, a.accepting, a.start, b.transitions, b.accepting, b.start, _PRODUCT_OPS[op], max_states,
     )
     if not ok:
         raise UnsupportedFeatureError(
-            f"a product of two automata exceeds {_MAX_PRODUCT_STATES} states; it is too large to compile"
+            f"a product of two automata exceeds {max_states} states; it is too large to compile"
         )
     return trim_and_minimise(trans, accepting, 0)
 
 
-def intersect_dfas(a: ByteDFA, b: ByteDFA) -> ByteDFA:
+def intersect_dfas(a: ByteDFA, b: ByteDFA, max_states: int = _MAX_PRODUCT_STATES) -> ByteDFA:
     """The product automaton: strings both accept (0 states when none)."""
     if a.n_states == 0 or b.n_states == 0:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
-    return _product(a, b, "and")
+    return _product(a, b, "and", max_states)

@@ -10,11 +10,11 @@ way (``_exclusive``); those that cannot (``_disjoint``) are a plain anyOf.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from structgen._errors import CompileTimeoutError, SchemaError
+from structgen._errors import SchemaError, UnsupportedFeatureError
 from structgen.automata._dfa import ByteDFA
 from structgen.automata._ir import NOTHING, Automaton, Node, alt
 from structgen.automata._regular import difference_dfas, intersect_dfas, to_dfa
@@ -25,7 +25,10 @@ from structgen.schema._merge import merge_schemas
 if TYPE_CHECKING:
     from structgen.schema._compiler import SchemaIssue
 
-EXCLUSIVE_BUDGET_S = 2.0  # seconds per compile for overlapping oneOf branches' differences
+# automaton states per compile for overlapping oneOf branches' differences: the any-order objects
+# of the branches, their DFAs and the differences (counted, not timed: a compile's result must not
+# depend on the machine's load)
+EXCLUSIVE_BUDGET_STATES = 300_000
 MAX_CONDITIONS = 6  # each condition doubles the anyOf branches a schema compiles to
 # keywords whose meanings depend on each other: negated together, never split apart
 _COUPLED = (
@@ -35,6 +38,10 @@ _COUPLED = (
     frozenset({"properties", "patternProperties", "additionalProperties"}),
     frozenset({"if", "then", "else"}),
 )
+
+
+class _BudgetSpent(Exception):
+    """The exclusivity budget (``EXCLUSIVE_BUDGET_STATES``) ran out."""
 
 
 class _Combinators:
@@ -78,36 +85,29 @@ class _Combinators:
         escape it). That is exact where those languages are: no narrowing reported for them.
         """
         involved = sorted({k for pair in overlaps for k in pair})
-        saved, deadline = self.options, self.deadline
+        saved = self.options
         self.options = replace(saved, property_order="any")
-        # any order costs an automaton per subset of properties: within the compile's budget for
-        # it (shared by all its oneOfs), or not at all
-        started = time.monotonic()
-        budget = started + self._exclusive_budget
-        self.deadline = budget if deadline is None else min(deadline, budget)
+        # any order costs an automaton per subset of properties: within the compile's budget of
+        # states for it (shared by all its oneOfs), or not at all
+        self._metered += 1
         try:
             watched = {k: self._watched(branches[k], f"{pointer}/oneOf/{k}") for k in involved}
-        except CompileTimeoutError:
-            if deadline is not None and time.monotonic() > deadline:
-                raise
-            watched = None
+            if any(not self._exact_issues(issues) for _, issues, _ in watched.values()):
+                return self._not_exclusive(pointer, overlaps, nodes, "a branch is itself enforced only in part")
+            dfas = {k: self.metered_dfa(node) for k, (node, _, _) in watched.items()}
+            universe = self.universe(False)
+            out = list(nodes)
+            for k in involved:
+                keep = self.metered_product(intersect_dfas, self.metered_dfa(nodes[k]), universe)
+                for i, j in overlaps:
+                    if k in (i, j):
+                        keep = self.metered_product(difference_dfas, keep, dfas[j if k == i else i])
+                out[k] = Automaton(keep) if keep.n_states else NOTHING
+        except _BudgetSpent:
+            return self._not_exclusive(pointer, overlaps, nodes, "the branches are too large to compare")
         finally:
-            self.options, self.deadline = saved, deadline
-            self._exclusive_budget = max(0.0, self._exclusive_budget - (time.monotonic() - started))
-        if watched is None or any(not self._exact_issues(issues) for _, issues, _ in watched.values()):
-            why = "a branch is itself enforced only in part" if watched else "the branches are too large to compare"
-            for i, j in overlaps:
-                self.report(pointer, "oneOf", f"branches {i} and {j} may overlap; exclusivity is not enforced ({why})")
-            return nodes
-        dfas = {k: to_dfa(node, deadline=self.deadline) for k, (node, _, _) in watched.items()}
-        universe = self.universe(False)
-        out = list(nodes)
-        for k in involved:
-            keep = intersect_dfas(to_dfa(nodes[k], deadline=self.deadline), universe)
-            for i, j in overlaps:
-                if k in (i, j):
-                    keep = difference_dfas(keep, dfas[j if k == i else i])
-            out[k] = Automaton(keep) if keep.n_states else NOTHING
+            self.options = saved
+            self._metered -= 1
         self.report(pointer, "oneOf", "overlapping branches are made exclusive within canonically written JSON "
                     f"values nested at most {self.options.any_value_depth} levels deep", "restricted")
         return out
@@ -201,6 +201,39 @@ class _Combinators:
                         if s is not True and s != {}]
             return {"type": "object", "anyOf": branches} if branches else False
         return None
+
+    def _not_exclusive(self, pointer: str, overlaps: list[tuple[int, int]], nodes: list[Node], why: str) -> list[Node]:
+        for i, j in overlaps:
+            self.report(pointer, "oneOf", f"branches {i} and {j} may overlap; exclusivity is not enforced ({why})")
+        return nodes
+
+    def metered_dfa(self, node: Node) -> ByteDFA:
+        """``to_dfa(node)``, its states charged to the exclusivity budget while it is metered."""
+        if not self._metered:
+            return to_dfa(node, deadline=self.deadline)
+        try:  # past what is left, the subset construction stops: a bound on the work, not only a count
+            dfa = to_dfa(node, max_states=max(1, self._exclusive_states), deadline=self.deadline)
+        except UnsupportedFeatureError:
+            raise _BudgetSpent from None
+        return self.charge(dfa)
+
+    def metered_product(self, product: Callable[..., ByteDFA], a: ByteDFA, b: ByteDFA) -> ByteDFA:
+        """``product(a, b)`` (``intersect_dfas``, ``difference_dfas``) as ``metered_dfa`` builds a DFA."""
+        if not self._metered:
+            return product(a, b)
+        try:
+            dfa = product(a, b, max_states=max(1, self._exclusive_states))
+        except UnsupportedFeatureError:
+            raise _BudgetSpent from None
+        return self.charge(dfa)
+
+    def charge(self, dfa: ByteDFA) -> ByteDFA:
+        """Charge ``dfa``'s states to the exclusivity budget while it is metered."""
+        if self._metered:
+            self._exclusive_states -= dfa.n_states
+            if self._exclusive_states < 0:
+                raise _BudgetSpent
+        return dfa
 
     def _watched(self, schema: Any, pointer: str) -> tuple[Node, list[SchemaIssue], bool]:
         """Compile ``schema`` and return ``(node, the issues it raised, whether it fixes a property order)``."""

@@ -23,7 +23,7 @@ from structgen._errors import CompileTimeoutError, SchemaError
 from structgen.automata._ir import NOTHING, CommaList, Lexeme, Node, Ref, alt, literal, opt, seq, star
 from structgen.schema import _json_text as jt
 from structgen.schema._arrays import _Arrays
-from structgen.schema._combinators import EXCLUSIVE_BUDGET_S, _Combinators
+from structgen.schema._combinators import EXCLUSIVE_BUDGET_STATES, _Combinators
 from structgen.schema._keywords import ALL_TYPES, ANNOTATIONS, UNEVALUATED
 from structgen.schema._layout import _any_value, _bracketed, _colon, _comma, _ws
 from structgen.schema._objects import _Objects
@@ -95,7 +95,8 @@ class SchemaCompiler(_References, _Combinators, _Objects, _Arrays, _Scalars):
         self._recurring: set[str] = set()
         self.rules: dict[str, Node] = {}
         self.open_values: list[Node] = []  # the bounded open values in the IR (see any_value)
-        self._exclusive_budget = EXCLUSIVE_BUDGET_S  # seconds left for overlapping oneOfs (see _exclusive)
+        self._exclusive_states = EXCLUSIVE_BUDGET_STATES  # states left for overlapping oneOfs (see _exclusive)
+        self._metered = 0  # > 0 while that budget is charged
         # issue sinks of the sub-compiles in progress (see _watched), and a count of the object
         # languages that fix a property order: a complement taken against those must not offer
         # the same properties in another order

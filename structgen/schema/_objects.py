@@ -150,7 +150,7 @@ class _Objects:
             node = alt(*options)
             if extra is not None:  # extra members may come before any of the remaining choices
                 node = seq(star(seq(self.comma, extra)), node)
-            dfa = to_dfa(node, deadline=self.deadline)
+            dfa = self.metered_dfa(node)
             rest[used] = Automaton(dfa) if dfa.n_states else NOTHING
         first = [seq(items[i][0], rest[1 << i]) for i in range(n)]
         if extra is not None:
@@ -162,6 +162,6 @@ class _Objects:
             member = seq(jt.string_of(jt.any_string_content()), self.colon,
                          _any_value(max(self.options.any_value_depth, 8), *self._layout(self._depth + 1)))
             counts = CommaList((), member, self.comma, lo, hi)
-            dfa = intersect_dfas(to_dfa(body, deadline=self.deadline), to_dfa(counts, deadline=self.deadline))
+            dfa = self.metered_product(intersect_dfas, self.metered_dfa(body), self.metered_dfa(counts))
             body = Automaton(dfa) if dfa.n_states else NOTHING
         return body

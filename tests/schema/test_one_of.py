@@ -45,3 +45,18 @@ def test_overlapping_one_of_accepts_exactly_the_values_one_branch_holds(smollm2_
             assert any(accepted), value  # each valid value in some order (objects: the schema's)
         accepted_any[valid] += 1
     assert accepted_any[True] >= 2 and accepted_any[False] >= 2
+
+
+def test_exclusivity_is_given_up_where_its_count_of_states_runs_out(smollm2_vocab, monkeypatch):
+    # the work for overlapping branches is bounded in automaton states, not seconds, so whether a
+    # oneOf is made exclusive depends on the schema alone, not on the machine's load
+    from structgen import UnsupportedFeatureError
+    from structgen.schema import _compiler
+
+    schema = SCHEMAS["objects_by_required"]
+    monkeypatch.setattr(_compiler, "EXCLUSIVE_BUDGET_STATES", 50)
+    with pytest.raises(UnsupportedFeatureError, match="exclusivity is not enforced .the branches are too large"):
+        compile_json_schema(schema, smollm2_vocab)
+    monkeypatch.setattr(_compiler, "EXCLUSIVE_BUDGET_STATES", 1_000_000)
+    constraint = compile_json_schema(schema, smollm2_vocab)
+    assert [i.kind for i in constraint.schema_issues if i.keyword == "oneOf"] == ["restricted"]
