@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # automaton states per compile for overlapping oneOf branches' differences: the any-order objects
 # of the branches, their DFAs and the differences (counted, not timed: a compile's result must not
 # depend on the machine's load)
-EXCLUSIVE_BUDGET_STATES = 300_000
+EXCLUSIVE_BUDGET_STATES = 400_000
 MAX_CONDITIONS = 6  # each condition doubles the anyOf branches a schema compiles to
 # keywords whose meanings depend on each other: negated together, never split apart
 _COUPLED = (
@@ -209,13 +209,9 @@ class _Combinators:
 
     def metered_dfa(self, node: Node) -> ByteDFA:
         """``to_dfa(node)``, its states charged to the exclusivity budget while it is metered."""
-        if not self._metered:
-            return to_dfa(node, deadline=self.deadline)
-        try:  # past what is left, the subset construction stops: a bound on the work, not only a count
-            dfa = to_dfa(node, max_states=max(1, self._exclusive_states), deadline=self.deadline)
-        except UnsupportedFeatureError:
-            raise _BudgetSpent from None
-        return self.charge(dfa)
+        # with to_dfa's own bound, not what is left (cached DFAs are keyed by the bound: the
+        # branches' own were built with it); the compile's deadline bounds the last one's work
+        return self.charge(to_dfa(node, deadline=self.deadline))
 
     def metered_product(self, product: Callable[..., ByteDFA], a: ByteDFA, b: ByteDFA) -> ByteDFA:
         """``product(a, b)`` (``intersect_dfas``, ``difference_dfas``) as ``metered_dfa`` builds a DFA."""
