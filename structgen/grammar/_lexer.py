@@ -21,6 +21,7 @@ lexer is a ``Lexer``: a space and the state of its empty lexeme.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from bisect import bisect_right
 from itertools import count
 
@@ -40,7 +41,7 @@ BLOCKED = -2  # a transition into a state only shadow terminals are alive in: th
 UNKNOWN_ROOM, NOT_A_STRING = -2, -1  # ``string_rooms``: not checked yet; not inside a bounded JSON string
 
 
-class LexerSpace:
+class LexerSpace(ABC):
     """States that lexers share, by number: a transition table (``-1`` dead, ``BLOCKED``), which
     states accept, and what mask walks learn per state as they go (``like_ref``, ``after_quote``:
     which states read a JSON string as the reference does, and where its closing quote leads;
@@ -60,17 +61,17 @@ class LexerSpace:
         self._accepts: dict[int, frozenset[int]] = {}
 
     @property
+    @abstractmethod
     def n_states(self) -> int:
         """States built so far (arrays may be longer: room to grow)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def accepts(self, state: int) -> frozenset[int]:
         """The candidate terminals of a lexeme that ends in ``state``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _table_by_class(self) -> np.ndarray:
         """The built states' transitions, one column per class of bytes they treat alike."""
-        raise NotImplementedError
 
     def _observation(self, lo: int, hi: int) -> np.ndarray:
         """Per state ``lo:hi``, a number per distinct set of accepting terminals (0: none)."""

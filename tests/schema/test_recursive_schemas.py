@@ -131,6 +131,15 @@ def test_masks_of_a_recursive_schema_equal_brute_force(smollm2_vocab, smollm2_to
     assert matcher.is_accepting()
 
 
+def _masks_equal_brute_force_along(constraint, text: str, tokenizer) -> None:
+    """Every mask along ``text``'s tokens equals a brute-force check of every token; ``text`` is accepted."""
+    matcher = constraint.matcher()
+    for step, token in enumerate(tokenizer.encode(text, add_special_tokens=False)):
+        assert mask_set(matcher, constraint.vocab) == brute_force_mask(constraint, matcher._history[-1]), step
+        assert matcher.advance(token)
+    assert matcher.is_accepting()
+
+
 def test_masks_inside_free_keys_and_string_values_equal_brute_force(smollm2_vocab, smollm2_tokenizer):
     # keys of any name and string values: the grammar walk reads string bodies off the reference
     # walk of the trie (string_reference), so its masks there must still be exact, closing
@@ -142,12 +151,7 @@ def test_masks_inside_free_keys_and_string_values_equal_brute_force(smollm2_voca
     text = dumps(value, schema)
     constraint = compile_json_schema(schema, smollm2_vocab)
     assert isinstance(constraint, GrammarConstraint)
-    ids = smollm2_tokenizer.encode(text, add_special_tokens=False)
-    matcher = constraint.matcher()
-    for step, token in enumerate(ids):
-        assert mask_set(matcher, smollm2_vocab) == brute_force_mask(constraint, matcher._history[-1]), step
-        assert matcher.advance(token)
-    assert matcher.is_accepting()
+    _masks_equal_brute_force_along(constraint, text, smollm2_tokenizer)
 
 
 def test_masks_inside_bounded_string_values_equal_brute_force(smollm2_vocab, smollm2_tokenizer):
@@ -165,12 +169,7 @@ def test_masks_inside_bounded_string_values_equal_brute_force(smollm2_vocab, smo
     text = dumps(value, schema)
     constraint = compile_json_schema(schema, smollm2_vocab)
     assert isinstance(constraint, GrammarConstraint)
-    ids = smollm2_tokenizer.encode(text, add_special_tokens=False)
-    matcher = constraint.matcher()
-    for step, token in enumerate(ids):
-        assert mask_set(matcher, smollm2_vocab) == brute_force_mask(constraint, matcher._history[-1]), step
-        assert matcher.advance(token)
-    assert matcher.is_accepting()
+    _masks_equal_brute_force_along(constraint, text, smollm2_tokenizer)
     engine = constraint.engine
     spaces = [engine._space, *engine._singles.values()]
     assert any((space.string_rooms[: space.n_states] >= 0).any() for space in spaces)  # the bounded path ran
