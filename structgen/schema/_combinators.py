@@ -214,7 +214,8 @@ class _Combinators:
         return self.charge(to_dfa(node, deadline=self.deadline))
 
     def metered_product(self, product: Callable[..., ByteDFA], a: ByteDFA, b: ByteDFA) -> ByteDFA:
-        """``product(a, b)`` (``intersect_dfas``, ``difference_dfas``) as ``metered_dfa`` builds a DFA."""
+        """``product(a, b)`` (``intersect_dfas``, ``difference_dfas``), stopped where it would pass
+        what is left of the exclusivity budget and charged to it while it is metered."""
         if not self._metered:
             return product(a, b)
         try:
