@@ -49,7 +49,7 @@ class LexerSpace(ABC):
 
     __slots__ = (
         "id", "transitions", "accepting", "like_ref", "after_quote", "string_rooms", "_loops", "_representatives",
-        "_batches", "_first_visits", "_accepts",
+        "_batches", "_first_visits",
     )
 
     def __init__(self) -> None:
@@ -58,7 +58,6 @@ class LexerSpace(ABC):
         self._representatives = np.zeros(0, np.int32)  # per state, once its batch has classes
         self._batches: list[int] = []  # first state of each batch of states built together
         self._first_visits: list[int] = []  # mask walks from new states, per batch
-        self._accepts: dict[int, frozenset[int]] = {}
 
     @property
     @abstractmethod
@@ -168,7 +167,7 @@ class ProductSpace(LexerSpace):
 
     __slots__ = (
         "_shadow", "_offsets", "_starts", "_stacked", "_byte_class", "_accepting_all", "_max_new",
-        "_rows", "_ptr", "_comp", "_state", "_table", "_n", "_lock",
+        "_rows", "_ptr", "_comp", "_state", "_table", "_n", "_lock", "_accepts",
     )
 
     def __init__(self, terminals: list[Terminal], shadow: frozenset[int], max_new_states: int) -> None:
@@ -203,6 +202,7 @@ class ProductSpace(LexerSpace):
         self.after_quote = np.full(cap, -1, np.int32)
         self.string_rooms = np.full(cap, UNKNOWN_ROOM, np.int32)
         self._lock = threading.Lock()
+        self._accepts: dict[int, frozenset[int]] = {}  # candidates per state, as lexemes end there
 
     @property
     def n_states(self) -> int:
