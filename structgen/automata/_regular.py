@@ -4,11 +4,11 @@ and minimise, cached by the IR's structural key) and the products of two DFAs.""
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 
 import numpy as np
 
+from structgen._clock import now
 from structgen._errors import CompileTimeoutError, UnsupportedFeatureError
 from structgen.automata._dfa import ByteDFA, trim_and_minimise
 from structgen.automata._ir import MAX_INTERNED, Automaton, Node, intern_state, new_intern_generation
@@ -30,7 +30,7 @@ from structgen.automata._thompson import NFA, nfa_arrays
 def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = None) -> ByteDFA:
     """Compile an IR node to a trimmed, minimised byte DFA (0 states for the empty language).
 
-    ``deadline`` is a ``time.monotonic()`` value past which compilation stops with
+    ``deadline`` is a ``structgen._clock`` time past which compilation stops with
     ``CompileTimeoutError``.
     """
     if isinstance(node, Automaton):
@@ -88,7 +88,7 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
         )
         if status == SUBSET_DONE:
             break
-        if deadline is not None and time.monotonic() > deadline:
+        if deadline is not None and now() > deadline:
             raise CompileTimeoutError("compiling the constraint's automaton ran past its time limit")
         if status == SUBSET_TOO_LARGE:
             raise UnsupportedFeatureError(

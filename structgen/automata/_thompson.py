@@ -7,12 +7,12 @@ go in as blocks of DFA edges.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from itertools import chain, repeat
 
 import numpy as np
 
+from structgen._clock import now
 from structgen._errors import CompileTimeoutError, UnsupportedFeatureError
 from structgen.automata._dfa import DEAD, ByteDFA
 from structgen.automata._ir import (
@@ -57,7 +57,7 @@ class NFA:
                 f"the constraint's automaton exceeds {self.max_states} NFA states; "
                 "it is too large to compile as a regular language"
             )
-        if self.deadline is not None and len(self.edges) % 256 == 0 and time.monotonic() > self.deadline:
+        if self.deadline is not None and len(self.edges) % 256 == 0 and now() > self.deadline:
             raise CompileTimeoutError("compiling the constraint's automaton ran past its time limit")
         self.edges.append([])
         self.eps.append([])
@@ -69,7 +69,7 @@ class NFA:
         first = len(self.edges)
         if first + k > self.max_states:
             self.state()  # raises the size error
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.deadline is not None and now() > self.deadline:
             raise CompileTimeoutError("compiling the constraint's automaton ran past its time limit")
         if fixed:
             self.edges.extend(repeat((), k))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
 
+from structgen._clock import deadline_after, now
 from structgen._constraint import Constraint
 from structgen._errors import CompileTimeoutError, GrammarError
 from structgen._gc import gc_paused
@@ -82,11 +82,11 @@ def _build(grammar_fn, key: tuple, vocab: Vocabulary, source: str, time_limit: f
         if engine is not None:
             _ENGINES.move_to_end(cache_key)
     if engine is None:
-        started = time.perf_counter()
+        deadline = deadline_after(time_limit)
         grammar = prepare(grammar_fn(), source)
         engine = GrammarEngine(grammar, vocab)
-        elapsed = time.perf_counter() - started
-        if elapsed > time_limit:
+        if now() > deadline:
+            elapsed = now() - deadline + time_limit
             raise CompileTimeoutError(f"{source}: compiling took {elapsed:.1f} s, over time_limit={time_limit} s")
         with _ENGINES_LOCK:
             _ENGINES[cache_key] = engine

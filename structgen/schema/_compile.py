@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
+from structgen._clock import deadline_after, now
 from structgen._constraint import Constraint, IndexMode, index_for
 from structgen._errors import CompileTimeoutError, SchemaError, UnsatisfiableConstraintError, UnsupportedFeatureError
 from structgen._gc import gc_paused
@@ -119,9 +119,9 @@ def _regular_constraint(node: Node, compiler: SchemaCompiler, vocab: Vocabulary,
     tree, replaced = substitute(node, holes) if holes else (node, set())
     try:
         dfa = to_dfa(tree, max_states=_DFA_MAX_STATES,
-                     deadline=min(deadline, time.monotonic() + _DFA_SHARE * time_limit))
+                     deadline=min(deadline, now() + _DFA_SHARE * time_limit))
     except (CompileTimeoutError, UnsupportedFeatureError):  # too slow, or past the size limit
-        if time.monotonic() > deadline:
+        if now() > deadline:
             raise
         return None
     issues = list(compiler.issues)
@@ -140,7 +140,7 @@ def _deeper_open_values(document: Any, settings: SchemaOptions, documents: dict[
                         deadline: float) -> tuple[SchemaCompiler, Node] | None:
     """The schema compiled again with open values ``_DEEP_OPEN_VALUES`` levels deep, where its
     automaton stays small (a schema that is mostly ``{}``), else None: the default depth stays."""
-    budget = min(deadline, time.monotonic() + _DEEP_BUDGET_S)
+    budget = min(deadline, now() + _DEEP_BUDGET_S)
     try:
         compiler = SchemaCompiler(document, replace(settings, any_value_depth=_DEEP_OPEN_VALUES), budget, documents)
         node = compiler.compile(document)
@@ -185,7 +185,7 @@ def compile_json_schema(
     ``max_recursion`` levels), ``property_order`` ("schema" or "any"), ``max_any_order``).
     """
     document, model = load_schema(schema)
-    deadline = time.monotonic() + time_limit
+    deadline = deadline_after(time_limit)
     settings = SchemaOptions(**options)
     compiler = SchemaCompiler(document, settings, deadline, documents)
     try:
@@ -201,7 +201,7 @@ def compile_json_schema(
             f"{compiler.pointer}: the schema nests too deeply to compile (Python's recursion limit of "
             f"{sys.getrecursionlimit()} frames was reached here)"
         ) from None
-    if time.monotonic() > deadline:
+    if now() > deadline:
         raise CompileTimeoutError(f"compiling the schema ran past its {time_limit} s time limit")
     unsupported = [i for i in compiler.issues if i.kind == "unsupported"]
     if unsupported:

@@ -14,11 +14,11 @@ and ``_scalars``; schemas are combined by ``_merge`` and written as ``_layout`` 
 
 from __future__ import annotations
 
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from structgen._clock import now
 from structgen._errors import CompileTimeoutError, SchemaError
 from structgen.automata._ir import NOTHING, CommaList, Lexeme, Node, Ref, alt, literal, opt, seq, star
 from structgen.schema import _json_text as jt
@@ -145,7 +145,7 @@ class SchemaCompiler(_References, _Combinators, _Objects, _Arrays, _Scalars):
 
     def check_deadline(self) -> None:
         """Stop past the time limit: schema rewriting (merges, anyOf distribution) can grow fast."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.deadline is not None and now() > self.deadline:
             raise CompileTimeoutError("compiling the schema ran past its time limit")
 
     @property
