@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -10,10 +9,10 @@ import numpy as np
 
 from structgen.automata._kernels import (
     _byte_classes_by_rows,
-    _compact_rows,
     _hopcroft,
-    _live_states,
     _quotient_bfs,
+    _table_fingerprint,
+    _trim_with_classes,
 )
 
 DEAD = -1
@@ -36,11 +35,10 @@ class ByteDFA:
 
     @cached_property
     def fingerprint(self) -> str:
-        h = hashlib.sha256()
-        h.update(np.ascontiguousarray(self.transitions, dtype=np.int32).tobytes())
-        h.update(np.packbits(self.accepting).tobytes())
-        h.update(str(self.start).encode())
-        return h.hexdigest()[:32]
+        """A 128-bit content key: equal tables, accepting flags and start give equal fingerprints."""
+        h1, h2 = _table_fingerprint(np.ascontiguousarray(self.transitions, dtype=np.int32),
+                                    np.ascontiguousarray(self.accepting, dtype=np.bool_), self.start)
+        return f"{int(h1):016x}{int(h2):016x}"
 
     @cached_property
     def byte_classes(self) -> np.ndarray:
@@ -55,6 +53,19 @@ class ByteDFA:
         """The transitions with one column per class of ``byte_classes`` (class ``c`` is column ``c``)."""
         _, first = np.unique(self.byte_classes, return_index=True)
         return np.take(self.transitions, first, axis=1)
+
+    @cached_property
+    def byte_runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The transitions as byte-range edges ``(source, lo, hi, target)``, runs of one target merged
+        (kept: a DFA embedded in many places of an NFA is converted once)."""
+        n = self.n_states
+        padded = np.concatenate([self.transitions, np.full((n, 1), DEAD - 1, np.int32)], axis=1).ravel()
+        starts = np.flatnonzero(np.concatenate([[True], padded[1:] != padded[:-1]]))
+        ends = np.append(starts[1:], padded.size) - 1
+        values = padded[starts]
+        keep = values >= 0  # the sentinel column keeps runs inside their row
+        starts, ends = starts[keep], ends[keep]
+        return starts // 257, starts % 257, ends % 257, values[keep]
 
     @cached_property
     def out_degree(self) -> np.ndarray:
@@ -106,15 +117,18 @@ def trim_and_minimise(transitions: np.ndarray, accepting: np.ndarray, start: int
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
     if transitions.max() >= n or transitions.min() < DEAD:
         raise ValueError("transition targets must be states of the table or -1")
-    alive = _live_states(transitions, accepting, start)
-    if not alive[start]:
+    return trim_and_minimise_valid(transitions, accepting, start)
+
+
+def trim_and_minimise_valid(transitions: np.ndarray, accepting: np.ndarray, start: int) -> ByteDFA:
+    """``trim_and_minimise`` of a table already known to be well formed (contiguous int32,
+    targets in range), as subset construction and products build them: no checking passes."""
+    if transitions.shape[0] == 0:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
-    t = _compact_rows(transitions, alive)
-    acc = accepting[alive]
+    t, acc, start, _, table, _ = _trim_with_classes(transitions, accepting, start)
+    if start < 0:
+        return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
     # bytes with identical columns behave alike everywhere: Hopcroft runs over those classes only
-    _, reps, ok = _byte_classes_by_rows(t)
-    if not ok:  # a hash collision (never seen): every byte its own class, exact but slower
-        reps = np.arange(256, dtype=np.int32)
-    cls, n_cls = _hopcroft(np.ascontiguousarray(t[:, reps]), acc)
-    out, rep = _quotient_bfs(t, cls, n_cls, int(np.count_nonzero(alive[:start])))
-    return ByteDFA(out, acc[rep].copy(), 0)
+    cls, n_cls = _hopcroft(table, acc)
+    out, rep = _quotient_bfs(t, cls, n_cls, start)
+    return ByteDFA(out, acc[rep], 0)

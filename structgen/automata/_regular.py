@@ -10,7 +10,7 @@ import numpy as np
 
 from structgen._clock import now
 from structgen._errors import CompileTimeoutError, UnsupportedFeatureError
-from structgen.automata._dfa import ByteDFA, trim_and_minimise
+from structgen.automata._dfa import ByteDFA, trim_and_minimise_valid
 from structgen.automata._ir import MAX_INTERNED, Automaton, Node, intern_state, new_intern_generation
 from structgen.automata._kernels import (
     PRODUCT_AND,
@@ -53,7 +53,7 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
             return cached
     start, end = nfa.build(node)
     eps_ptr, eps_dst, e_ptr, e_lo, e_hi, e_dst = nfa_arrays(nfa)
-    n_nfa = len(nfa.edges)
+    n_nfa = nfa.n_states
     # subset construction, compiled; it stops every few thousand states so the deadline is kept
     cap = 1024
     pool = np.empty(16 * cap, np.int32)
@@ -107,7 +107,7 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
             if 2 * (n_sets + 1) > table.size - 1 or table.size < 4 * trans.shape[0]:
                 table = np.full(4 * trans.shape[0], -1, np.int64)
                 _rebuild_table(table, hashes, n_sets)
-    dfa = trim_and_minimise(trans[:n_sets], accepting[:n_sets], 0)
+    dfa = trim_and_minimise_valid(trans[:n_sets], accepting[:n_sets], 0)
     _remember(cache_key, dfa)
     return dfa
 
@@ -194,7 +194,7 @@ def _product(a: ByteDFA, b: ByteDFA, op: str, max_states: int = _MAX_PRODUCT_STA
         raise UnsupportedFeatureError(
             f"a product of two automata exceeds {max_states} states; it is too large to compile"
         )
-    return trim_and_minimise(trans, accepting, 0)
+    return trim_and_minimise_valid(trans, accepting, 0)
 
 
 def intersect_dfas(a: ByteDFA, b: ByteDFA, max_states: int = _MAX_PRODUCT_STATES) -> ByteDFA:

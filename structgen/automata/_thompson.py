@@ -7,14 +7,14 @@ go in as blocks of DFA edges.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
-from itertools import chain, repeat
 
 import numpy as np
 
 from structgen._clock import now
 from structgen._errors import CompileTimeoutError, UnsupportedFeatureError
-from structgen.automata._dfa import DEAD, ByteDFA
+from structgen.automata._dfa import ByteDFA
 from structgen.automata._ir import (
     Alt,
     Automaton,
@@ -29,15 +29,22 @@ from structgen.automata._ir import (
     intern_state,
     node_key,
 )
+from structgen.automata._kernels import _group_by_source
 from structgen.automata._utf8 import remove_surrogates, utf8_sequences
 
 
 class NFA:
-    """Thompson NFA over byte ranges: ``edges[s]`` = [(lo, hi, target)], ``eps[s]`` = [targets]."""
+    """Thompson NFA over byte ranges, its edges in flat int32 arrays (no object per edge or state).
+
+    ``edges`` holds ``(source, lo, hi, target)`` per byte-range edge, ``eps`` ``(source, target)``
+    per ε-edge, in the order they were added; ``nfa_arrays`` groups them by source. Python lists
+    of tuples cost more to build, convert and free than the subset construction that reads them.
+    """
 
     def __init__(self, max_states: int, deadline: float | None, lexeme_dfa: Callable[..., ByteDFA]) -> None:
-        self.edges: list[list[tuple[int, int, int]]] = []
-        self.eps: list[list[int]] = []
+        self.n_states = 0
+        self.edges = array("i")
+        self.eps = array("i")
         self.max_states = max_states
         self.deadline = deadline
         self._utf8_cache: dict[Ranges, list] = {}
@@ -46,37 +53,30 @@ class NFA:
         self._keys: dict[int, int] = {}  # id(node) -> structural key
         self._uses: dict[int, int] = {}  # key -> references to equal nodes in the tree
         self._entries: dict[tuple[int, int], int] = {}  # (key, end) -> entry of an emitted copy
-        # embedded DFAs' edges as arrays (source, lo, hi, target) and their ε-edges to the end:
-        # their states hold ``()`` in ``edges``/``eps`` (nothing else adds edges to them)
+        # embedded DFAs' edges as arrays (source, lo, hi, target) and their ε-edges to the end
         self.block_edges: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.block_eps: list[tuple[np.ndarray, int]] = []
 
     def state(self) -> int:
-        if len(self.edges) >= self.max_states:
+        if self.n_states >= self.max_states:
             raise UnsupportedFeatureError(
                 f"the constraint's automaton exceeds {self.max_states} NFA states; "
                 "it is too large to compile as a regular language"
             )
-        if self.deadline is not None and len(self.edges) % 256 == 0 and now() > self.deadline:
+        if self.deadline is not None and self.n_states % 256 == 0 and now() > self.deadline:
             raise CompileTimeoutError("compiling the constraint's automaton ran past its time limit")
-        self.edges.append([])
-        self.eps.append([])
-        return len(self.edges) - 1
+        self.n_states += 1
+        return self.n_states - 1
 
-    def states(self, k: int, fixed: bool = False) -> int:
-        """Allocate ``k`` consecutive states; returns the first. ``fixed``: their edges are set
-        whole (an embedded DFA's, a template copy's), never appended to."""
-        first = len(self.edges)
+    def states(self, k: int) -> int:
+        """Allocate ``k`` consecutive states; returns the first."""
+        first = self.n_states
         if first + k > self.max_states:
+            self.n_states = self.max_states
             self.state()  # raises the size error
         if self.deadline is not None and now() > self.deadline:
             raise CompileTimeoutError("compiling the constraint's automaton ran past its time limit")
-        if fixed:
-            self.edges.extend(repeat((), k))
-            self.eps.extend(repeat((), k))
-        else:
-            self.edges.extend([] for _ in range(k))
-            self.eps.extend([] for _ in range(k))
+        self.n_states += k
         return first
 
     def key(self, node: Node) -> int:
@@ -103,7 +103,7 @@ class NFA:
                 if entry is None:
                     entry = self._entries[(key, end)] = self.state()
                     self._emit_node(node, entry, end)
-                self.eps[start].append(entry)
+                self.eps.extend((start, entry))
                 return
         self._emit_node(node, start, end)
 
@@ -113,15 +113,17 @@ class NFA:
             if seqs is None:
                 seqs = [s for lo, hi in remove_surrogates(list(node.ranges)) for s in utf8_sequences(lo, hi)]
                 self._utf8_cache[node.ranges] = seqs
+            edges = self.edges
             for byte_ranges in seqs:
                 cur = start
+                last = len(byte_ranges) - 1
                 for k, (lo, hi) in enumerate(byte_ranges):
-                    nxt = end if k == len(byte_ranges) - 1 else self.state()
-                    self.edges[cur].append((lo, hi, nxt))
+                    nxt = end if k == last else self.state()
+                    edges.extend((cur, lo, hi, nxt))
                     cur = nxt
         elif isinstance(node, Seq):
             if not node.items:
-                self.eps[start].append(end)
+                self.eps.extend((start, end))
                 return
             cur = start
             for k, item in enumerate(node.items):
@@ -141,25 +143,23 @@ class NFA:
                 cur = nxt
             if node.hi is None:
                 loop = self.state()
-                self.eps[cur].append(loop)
                 inner = self.state()
                 emit(loop, inner)
-                self.eps[inner].append(loop)
-                self.eps[loop].append(end)
+                self.eps.extend((cur, loop, inner, loop, loop, end))
             else:
                 for _ in range(node.hi - node.lo):
                     nxt = self.state()
-                    self.eps[cur].append(end)
+                    self.eps.extend((cur, end))
                     emit(cur, nxt)
                     cur = nxt
-                self.eps[cur].append(end)
+                self.eps.extend((cur, end))
         elif isinstance(node, Automaton):
             dfa = node.dfa
             if dfa.n_states == 0:
                 return  # the empty language: no path from start to end
-            base = self.states(dfa.n_states, fixed=True)
-            self.eps[start].append(base + dfa.start)
-            src, lo, hi, dst = _byte_runs(dfa)
+            base = self.states(dfa.n_states)
+            self.eps.extend((start, base + dfa.start))
+            src, lo, hi, dst = dfa.byte_runs
             self.block_edges.append((src + base, lo, hi, dst + base))
             self.block_eps.append((np.flatnonzero(dfa.accepting) + base, end))
         elif isinstance(node, CommaList):
@@ -178,47 +178,40 @@ class NFA:
         """Emit ``item`` once as a template; returns a function that places a copy between two states.
 
         A bounded repeat (``maxLength``, ``{m,n}``) needs n copies: relabelling the template's
-        edges is far cheaper than walking the IR n times. The template is a fresh fragment
-        ``a → b`` (nothing enters ``a``, nothing leaves ``b``), so a copy maps ``a`` and ``b``
-        to its own ends and the inside to fresh states.
+        edges (as arrays) is far cheaper than walking the IR n times. The template is a fresh
+        fragment ``a → b`` (nothing enters ``a``, nothing leaves ``b``) whose states are
+        ``a``, ``b`` and the block allocated after them, and every edge it added is among them.
         """
         a, b = self.state(), self.state()
-        base = len(self.edges)
-        n_blocks = len(self.block_edges)
+        base = self.n_states
+        n_edges, n_eps, n_blocks = len(self.edges), len(self.eps), len(self.block_edges)
         self._emit(item, a, b)
-        k = len(self.edges) - base
+        k = self.n_states - base
+        edges = np.frombuffer(self.edges[n_edges:], np.int32).reshape(-1, 4)
+        eps = np.frombuffer(self.eps[n_eps:], np.int32).reshape(-1, 2)
         blocks = self.block_edges[n_blocks:]  # embedded DFAs inside the template: copied as arrays
         block_eps = self.block_eps[n_blocks:]
-
-        def rel(t: int) -> int:
-            return -1 if t == a else -2 if t == b else t - base
-
-        a_edges = [(lo, hi, rel(t)) for lo, hi, t in self.edges[a]]
-        a_eps = [rel(t) for t in self.eps[a]]
-        edges = [[(lo, hi, rel(t)) for lo, hi, t in self.edges[base + i]] for i in range(k)]
-        eps = [[rel(t) for t in self.eps[base + i]] for i in range(k)]
         first = [True]
+
+        def relabel(states: np.ndarray, cur: int, nxt: int, off: int) -> np.ndarray:
+            return np.where(states == a, cur, np.where(states == b, nxt, states + (off - base))).astype(np.int32)
 
         def place(cur: int, nxt: int) -> None:
             if first[0]:  # the template itself is the first copy
                 first[0] = False
-                self.eps[cur].append(a)
-                self.eps[b].append(nxt)
+                self.eps.extend((cur, a, b, nxt))
                 return
-            off = self.states(k, fixed=True)
-            ends = {-1: cur, -2: nxt}
-            self.edges[cur].extend((lo, hi, ends.get(t, off + t)) for lo, hi, t in a_edges)
-            self.eps[cur].extend(ends.get(t, off + t) for t in a_eps)
-            for i in range(k):
-                if edges[i]:
-                    self.edges[off + i] = [(lo, hi, ends.get(t, off + t)) for lo, hi, t in edges[i]]
-                if eps[i]:
-                    self.eps[off + i] = [ends.get(t, off + t) for t in eps[i]]
+            off = self.states(k)
+            copied = edges.copy()
+            copied[:, 0] = relabel(edges[:, 0], cur, nxt, off)
+            copied[:, 3] = relabel(edges[:, 3], cur, nxt, off)
+            self.edges.frombytes(copied.tobytes())
+            self.eps.frombytes(relabel(eps, cur, nxt, off).tobytes())
             shift = off - base  # a block's own states are inside the template
             for src, lo, hi, dst in blocks:
                 self.block_edges.append((src + shift, lo, hi, dst + shift))
             for states, end in block_eps:
-                self.block_eps.append((states + shift, ends.get(rel(end), off + rel(end))))
+                self.block_eps.append((states + shift, int(relabel(np.array(end), cur, nxt, off))))
 
         return place
 
@@ -226,7 +219,7 @@ class NFA:
         n = len(node.items)
         cap = node.max_count if node.max_count is not None else max(node.min_count, 1)
         grid = [[self.state() for _ in range(cap + 1)] for _ in range(n + 1)]
-        self.eps[start].append(grid[0][0])
+        self.eps.extend((start, grid[0][0]))
 
         def step(src: int, count: int, item: Node, dst_row: list[int]) -> None:
             if node.max_count is not None and count + 1 > node.max_count:
@@ -246,52 +239,31 @@ class NFA:
                 src = grid[i][count]
                 step(src, count, item, grid[i + 1])
                 if not required:
-                    self.eps[src].append(grid[i + 1][count])
+                    self.eps.extend((src, grid[i + 1][count]))
         for count in range(cap + 1):
             src = grid[n][count]
             if node.extra is not None:
                 step(src, count, node.extra, grid[n])
             if count >= node.min_count:
-                self.eps[src].append(end)
-
-
-def _byte_runs(dfa: ByteDFA) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The DFA's transitions as byte-range edges ``(source, lo, hi, target)``: runs of one target merged."""
-    n = dfa.n_states
-    padded = np.concatenate([dfa.transitions, np.full((n, 1), DEAD - 1, np.int32)], axis=1).ravel()
-    starts = np.flatnonzero(np.concatenate([[True], padded[1:] != padded[:-1]]))
-    ends = np.append(starts[1:], padded.size) - 1
-    values = padded[starts]
-    keep = values >= 0  # the sentinel column keeps runs inside their row
-    starts, ends = starts[keep], ends[keep]
-    return starts // 257, starts % 257, ends % 257, values[keep]
+                self.eps.extend((src, end))
 
 
 def nfa_arrays(nfa: NFA) -> tuple[np.ndarray, ...]:
-    """The NFA's ε-edges and byte-range edges as CSR arrays (what the compiled kernel reads)."""
-    n = len(nfa.edges)
-    eps_len = np.fromiter(map(len, nfa.eps), np.int64, n)
-    eps_dst = np.fromiter(chain.from_iterable(nfa.eps), np.int32, int(eps_len.sum()))
-    e_len = np.fromiter(map(len, nfa.edges), np.int64, n)
-    flat = np.fromiter(chain.from_iterable(chain.from_iterable(nfa.edges)), np.int32, 3 * int(e_len.sum()))
-    flat = flat.reshape(-1, 3)
-    e_lo, e_hi, e_dst = flat[:, 0], flat[:, 1], flat[:, 2]
-    if nfa.block_edges:  # the embedded DFAs' edges join their states' (sorted by source)
-        e_src = np.concatenate([np.repeat(np.arange(n, dtype=np.int64), e_len), *(b[0] for b in nfa.block_edges)])
-        order = np.argsort(e_src, kind="stable")
-        e_lo = np.concatenate([e_lo, *(b[1] for b in nfa.block_edges)])[order]
-        e_hi = np.concatenate([e_hi, *(b[2] for b in nfa.block_edges)])[order]
-        e_dst = np.concatenate([e_dst, *(b[3] for b in nfa.block_edges)])[order]
-        e_len = np.bincount(e_src, minlength=n)
-        eps_src = np.concatenate([np.repeat(np.arange(n, dtype=np.int64), eps_len),
-                                  *(states for states, _ in nfa.block_eps)])
-        order = np.argsort(eps_src, kind="stable")
+    """The NFA's ε-edges and byte-range edges as CSR arrays by source (what the compiled kernel reads)."""
+    n = nfa.n_states
+    edges = np.frombuffer(nfa.edges, np.int32).reshape(-1, 4)
+    eps = np.frombuffer(nfa.eps, np.int32).reshape(-1, 2)
+    e_src, e_lo, e_hi, e_dst = edges[:, 0], edges[:, 1], edges[:, 2], edges[:, 3]
+    eps_src, eps_dst = eps[:, 0], eps[:, 1]
+    if nfa.block_edges:  # the embedded DFAs' edges and their accepting states' ε-edges
+        e_src = np.concatenate([e_src, *(b[0] for b in nfa.block_edges)])
+        e_lo = np.concatenate([e_lo, *(b[1] for b in nfa.block_edges)])
+        e_hi = np.concatenate([e_hi, *(b[2] for b in nfa.block_edges)])
+        e_dst = np.concatenate([e_dst, *(b[3] for b in nfa.block_edges)])
+        eps_src = np.concatenate([eps_src, *(states for states, _ in nfa.block_eps)])
         eps_dst = np.concatenate([eps_dst, *(np.full(states.size, end, np.int32) for states, end in nfa.block_eps)])
-        eps_dst = eps_dst[order]
-        eps_len = np.bincount(eps_src, minlength=n)
-    eps_ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(eps_len, out=eps_ptr[1:])
-    e_ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(e_len, out=e_ptr[1:])
-    return (eps_ptr, np.ascontiguousarray(eps_dst, np.int32), e_ptr, np.ascontiguousarray(e_lo, np.int32),
-            np.ascontiguousarray(e_hi, np.int32), np.ascontiguousarray(e_dst, np.int32))
+    e_ptr, order = _group_by_source(np.ascontiguousarray(e_src, np.int64), n)
+    eps_ptr, eps_order = _group_by_source(np.ascontiguousarray(eps_src, np.int64), n)
+    return (eps_ptr, np.ascontiguousarray(eps_dst[eps_order], np.int32), e_ptr,
+            np.ascontiguousarray(e_lo[order], np.int32), np.ascontiguousarray(e_hi[order], np.int32),
+            np.ascontiguousarray(e_dst[order], np.int32))

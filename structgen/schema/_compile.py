@@ -222,5 +222,7 @@ def compile_json_schema(
             constraint = _grammar_constraint(node, compiler, vocab, deadline)
     except UnsatisfiableConstraintError as exc:
         raise UnsatisfiableConstraintError(f"JSON schema: {exc}") from None
+    if now() > deadline:  # the grammar engine's build checks no deadline of its own
+        raise CompileTimeoutError(f"compiling the schema ran past its {time_limit} s time limit")
     constraint.pydantic_model = model
     return constraint

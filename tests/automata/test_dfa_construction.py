@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structgen import UnsupportedFeatureError
-from structgen.automata._dfa import DEAD, trim_and_minimise
+from structgen.automata._dfa import DEAD, ByteDFA, trim_and_minimise
 from structgen.automata._ir import Alt, Automaton, Chars, Repeat, Seq, literal, node_key
 from structgen.automata._regular import clear_dfa_cache, to_dfa
 from structgen.automata._thompson import NFA
@@ -181,7 +181,7 @@ def test_equal_subtrees_share_one_fragment_per_end():
     shared, plain = NFA(10_000, None, to_dfa), NFA(10_000, None, to_dfa)
     shared.build(node)
     plain.build(Alt((Seq((literal("x"), body)),)))
-    assert len(shared.edges) < 3 * len(plain.edges)
+    assert shared.n_states < 3 * plain.n_states
     dfa = to_dfa(node)
     for text, ok in [("x", True), ("yabc", True), ("zz", True), ("ab", False), ("", False), ("xA", False)]:
         assert dfa.matches(text.encode()) == ok
@@ -203,3 +203,19 @@ def test_dfa_cache_returns_the_same_language_and_clears():
     clear_dfa_cache()
     cold = to_dfa(node)
     assert cold is not first and cold.fingerprint == first.fingerprint
+
+
+def test_fingerprints_are_equal_for_equal_automata_and_differ_on_any_change():
+    rng = np.random.default_rng(3)
+    table = rng.integers(-1, 40, size=(40, 256)).astype(np.int32)
+    accepting = rng.random(40) < 0.3
+    base = ByteDFA(table, accepting, 0)
+    assert ByteDFA(table.copy(), accepting.copy(), 0).fingerprint == base.fingerprint
+    changed_edge = table.copy()
+    changed_edge[17, 200] = (changed_edge[17, 200] + 1) % 40
+    flipped = accepting.copy()
+    flipped[39] = not flipped[39]
+    variants = [ByteDFA(changed_edge, accepting, 0), ByteDFA(table, flipped, 0), ByteDFA(table, accepting, 5),
+                ByteDFA(table[:39], accepting[:39], 0), ByteDFA(table[::-1].copy(), accepting, 0)]
+    prints = {v.fingerprint for v in variants}
+    assert base.fingerprint not in prints and len(prints) == len(variants)

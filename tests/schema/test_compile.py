@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
+import string
+import time
 
 import pytest
 
+import structgen.schema._compile as schema_compile
 from structgen import (
     CompileTimeoutError,
     SchemaError,
@@ -157,9 +161,26 @@ def test_malformed_schemas_raise_schema_error_naming_the_place(smollm2_vocab, sc
 
 
 def test_compile_time_limit_stops_a_huge_schema(smollm2_vocab):
-    huge = {"type": "array", "items": {"type": "string", "maxLength": 200}, "maxItems": 20}
+    # too big for both engines: 3,000 long words, as one automaton or as 3,000 terminals
+    rng = random.Random(0)
+    words = ["".join(rng.choice(string.ascii_lowercase) for _ in range(24)) for _ in range(3000)]
     with pytest.raises(CompileTimeoutError):
-        compile_json_schema(huge, smollm2_vocab, time_limit=0.05)
+        compile_json_schema({"type": "array", "items": {"enum": words}, "maxItems": 5}, smollm2_vocab, time_limit=0.05)
+
+
+def test_a_compile_whose_grammar_engine_build_ends_past_the_limit_raises(smollm2_vocab, monkeypatch):
+    real = schema_compile._grammar_constraint
+
+    def slow(*args):
+        constraint = real(*args)
+        time.sleep(1.1)
+        return constraint
+
+    recursive = {"$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}}}, "$ref": "#/$defs/t"}
+    compile_json_schema(recursive, smollm2_vocab)  # warms what the vocabulary computes once
+    monkeypatch.setattr(schema_compile, "_grammar_constraint", slow)
+    with pytest.raises(CompileTimeoutError, match="ran past its 1.0 s time limit"):
+        compile_json_schema(recursive, smollm2_vocab, time_limit=1.0)
 
 
 def test_remote_refs_resolve_against_registered_documents(smollm2_vocab):
