@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -110,6 +111,30 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
     dfa = trim_and_minimise_valid(trans[:n_sets], accepting[:n_sets], 0)
     _remember(cache_key, dfa)
     return dfa
+
+
+def words_dfa(words: Sequence[bytes]) -> ByteDFA:
+    """The minimal DFA of a finite set of byte strings, built from their trie (no NFA)."""
+    children: list[dict[int, int]] = [{}]
+    ends = {0} if b"" in words else set()
+    for word in words:
+        node = 0
+        for byte in word:
+            nxt = children[node].get(byte)
+            if nxt is None:
+                nxt = children[node][byte] = len(children)
+                children.append({})
+            node = nxt
+        ends.add(node)
+    if not ends:
+        return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
+    table = np.full((len(children), 256), -1, np.int32)
+    for node, out in enumerate(children):
+        if out:
+            table[node, list(out)] = list(out.values())
+    accepting = np.zeros(len(children), np.bool_)
+    accepting[list(ends)] = True
+    return trim_and_minimise_valid(table, accepting, 0)
 
 
 # Compiled DFAs by the structural key of their IR: a string format, a key set or a shared

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from structgen._errors import UnsupportedFeatureError
-from structgen.automata._dfa import DEAD, ByteDFA, trim_and_minimise
+from structgen.automata._dfa import DEAD, ByteDFA, trim_and_minimise, trim_and_minimise_valid
 from structgen.automata._ir import (
     EMPTY,
     NOTHING,
@@ -33,7 +33,7 @@ from structgen.automata._ir import (
     star,
     subtract,
 )
-from structgen.automata._regular import cache_generation, difference_dfas, to_dfa
+from structgen.automata._regular import cache_generation, difference_dfas, to_dfa, words_dfa
 
 DIGIT = chars((0x30, 0x39))
 NONZERO_DIGIT = chars((0x31, 0x39))
@@ -60,6 +60,27 @@ def string_of(content: Node) -> Node:
     return Lexeme(seq(QUOTE, content, QUOTE))
 
 
+def quoted_dfa(content: ByteDFA, deadline: float | None = None) -> ByteDFA:
+    """The DFA of ``string_of(Automaton(content))``, built by adding two states to ``content``.
+
+    Where an accepting state of ``content`` reads a raw quote (never, for encoded content: a quote
+    inside a string is escaped) the concatenation is not deterministic, and the NFA path builds it.
+    """
+    n, q = content.n_states, ord('"')
+    if n == 0:
+        return content
+    if (content.transitions[content.accepting, q] >= 0).any():
+        return to_dfa(string_of(Automaton(content)), deadline=deadline)
+    table = np.full((n + 2, 256), DEAD, np.int32)
+    inner = table[1 : n + 1]
+    inner[:] = np.where(content.transitions >= 0, content.transitions + 1, DEAD)
+    inner[content.accepting, q] = n + 1
+    table[0, q] = content.start + 1
+    accepting = np.zeros(n + 2, np.bool_)
+    accepting[n + 1] = True
+    return trim_and_minimise_valid(table, accepting, 0)
+
+
 _ANY_CHAR = json_char(ANY_JSON_CHAR)  # every string value and key has it: built once
 
 
@@ -79,8 +100,8 @@ def string_content_except(words: list[str]) -> Node:
     key = (cache_generation(), tuple(words))
     found = _EXCEPT.get(key)
     if found is None:
-        spelled = alt(*(literal(json.dumps(w, ensure_ascii=False)[1:-1]) for w in words))
-        found = Automaton(difference_dfas(_any_content_dfa(), to_dfa(spelled)))
+        spelled = words_dfa([json.dumps(w, ensure_ascii=False)[1:-1].encode() for w in words])
+        found = Automaton(difference_dfas(_any_content_dfa(), spelled))
         if len(_EXCEPT) > 4096 or any(k[0] != key[0] for k in islice(_EXCEPT, 1)):
             _EXCEPT.clear()
         _EXCEPT[key] = found

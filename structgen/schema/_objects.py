@@ -117,7 +117,7 @@ class _Objects:
                     break
             if keys.n_states == 0 or value_schema is False:
                 continue
-            key_dfa = to_dfa(jt.string_of(Automaton(keys)), deadline=self.deadline)
+            key_dfa = jt.quoted_dfa(keys, self.deadline)
             if names_dfa is not None:
                 key_dfa = intersect_dfas(key_dfa, names_dfa)
                 if key_dfa.n_states == 0:

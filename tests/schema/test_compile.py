@@ -7,6 +7,7 @@ import random
 import string
 import time
 
+import numpy as np
 import pytest
 
 import structgen.schema._compile as schema_compile
@@ -255,3 +256,15 @@ def test_id_is_a_plain_property_after_draft_4(smollm2_vocab, dialect):
         schema["$schema"] = dialect
     constraint = compile_json_schema(schema, smollm2_vocab)
     assert constraint.matches('{"next":3}') and not constraint.matches('{"next":"x"}')
+
+
+@pytest.mark.parametrize("words", [[], ["a"], ["name", "na", "é", 'q"uote', "back\\slash", "tab\t"]])
+def test_quoted_key_automata_equal_the_ones_the_nfa_path_builds(words):
+    from structgen.automata._ir import Automaton
+    from structgen.automata._regular import to_dfa
+    from structgen.schema import _json_text as jt
+
+    content = to_dfa(jt.string_content_except(words))
+    direct, built = jt.quoted_dfa(content), to_dfa(jt.string_of(Automaton(content)))
+    assert np.array_equal(direct.transitions, built.transitions)
+    assert np.array_equal(direct.accepting, built.accepting) and direct.fingerprint == built.fingerprint
