@@ -36,9 +36,9 @@ class ByteDFA:
     @cached_property
     def fingerprint(self) -> str:
         """A 128-bit content key: equal tables, accepting flags and start give equal fingerprints."""
-        return _fingerprint_text(*_table_fingerprint(np.ascontiguousarray(self.transitions, dtype=np.int32),
-                                                     np.ascontiguousarray(self.accepting, dtype=np.bool_),
-                                                     self.start))
+        h1, h2 = _table_fingerprint(np.ascontiguousarray(self.transitions, dtype=np.int32),
+                                    np.ascontiguousarray(self.accepting, dtype=np.bool_), self.start)
+        return f"{int(h1):016x}{int(h2):016x}"
 
     @cached_property
     def byte_classes(self) -> np.ndarray:
@@ -130,11 +130,5 @@ def trim_and_minimise_valid(transitions: np.ndarray, accepting: np.ndarray, star
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
     # bytes with identical columns behave alike everywhere: Hopcroft runs over those classes only
     cls, n_cls = _hopcroft(table, acc)
-    out, out_acc, h1, h2 = _quotient_bfs(t, acc, cls, n_cls, start)
-    dfa = ByteDFA(out, out_acc, 0)
-    dfa.__dict__["fingerprint"] = _fingerprint_text(h1, h2)  # what the cached property would compute
-    return dfa
-
-
-def _fingerprint_text(h1: int, h2: int) -> str:
-    return f"{int(h1):016x}{int(h2):016x}"
+    out, rep = _quotient_bfs(t, cls, n_cls, start)
+    return ByteDFA(out, acc[rep], 0)

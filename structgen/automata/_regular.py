@@ -98,19 +98,26 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
             )
         if status == SUBSET_GROW:
             if set_start[n_sets] + n_nfa > pool.size:
-                pool = np.concatenate([pool, np.empty(max(pool.size, n_nfa), np.int32)])
+                pool = _grown(pool, 2 * pool.size + n_nfa, int(set_start[n_sets]))
             if n_sets + 1 >= trans.shape[0]:
-                cap = 2 * trans.shape[0]
-                trans = np.concatenate([trans, np.empty_like(trans)])
-                accepting = np.concatenate([accepting, np.zeros_like(accepting)])
-                hashes = np.concatenate([hashes, np.zeros_like(hashes)])
-                set_start = np.concatenate([set_start, np.zeros(cap + 1 - set_start.size, np.int64)])
+                cap = 4 * trans.shape[0]
+                trans = _grown(trans, cap, n_sets)
+                accepting = _grown(accepting, cap, n_sets)
+                hashes = _grown(hashes, cap, n_sets)
+                set_start = _grown(set_start, cap + 1, n_sets + 1)
             if 2 * (n_sets + 1) > table.size - 1 or table.size < 4 * trans.shape[0]:
                 table = np.full(4 * trans.shape[0], -1, np.int64)
                 _rebuild_table(table, hashes, n_sets)
     dfa = trim_and_minimise_valid(trans[:n_sets], accepting[:n_sets], 0)
     _remember(cache_key, dfa)
     return dfa
+
+
+def _grown(a: np.ndarray, size: int, used: int) -> np.ndarray:
+    """``a`` with room for ``size`` rows, its first ``used`` copied (the rest is written before it is read)."""
+    out = np.empty((size, *a.shape[1:]), a.dtype)
+    out[:used] = a[:used]
+    return out
 
 
 def words_dfa(words: Sequence[bytes]) -> ByteDFA:

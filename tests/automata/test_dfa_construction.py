@@ -221,18 +221,6 @@ def test_fingerprints_are_equal_for_equal_automata_and_differ_on_any_change():
     assert base.fingerprint not in prints and len(prints) == len(variants)
 
 
-def test_minimisation_writes_the_fingerprint_the_table_hashes_to():
-    rng = np.random.default_rng(5)
-    for n in (1, 7, 300):
-        table = rng.integers(-1, n, size=(n, 256)).astype(np.int32)
-        accepting = rng.random(n) < 0.4
-        accepting[-1] = True  # a live start: the empty automaton has no table to hash
-        dfa = trim_and_minimise(table, accepting, 0)
-        assert dfa.n_states
-        recomputed = ByteDFA(dfa.transitions.copy(), dfa.accepting.copy(), dfa.start).fingerprint
-        assert "fingerprint" in dfa.__dict__ and dfa.fingerprint == recomputed
-
-
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(alphabet="abé中\\\"", max_size=4), max_size=6))
 def test_a_word_set_dfa_equals_the_one_its_literals_compile_to(words):
