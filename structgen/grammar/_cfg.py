@@ -45,15 +45,7 @@ def prepare(grammar: Grammar, source: str) -> Grammar:
     """Check and analyse ``grammar`` in place; returns it."""
     nts = grammar.nonterminals
     productive_t = {t for t, term in enumerate(grammar.terminals) if term.dfa.n_states > 0}
-    productive: set[int] = set()  # nonterminal symbols
-    changed = True
-    while changed:
-        changed = False
-        for lhs, rhs in grammar.rules:
-            sym = nonterminal(lhs)
-            if sym not in productive and all(s in productive if s < 0 else s in productive_t for s in rhs):
-                productive.add(sym)
-                changed = True
+    productive = _derivable(grammar.rules, productive_t)  # nonterminal symbols
     if nonterminal(grammar.start) not in productive:
         raise UnsatisfiableConstraintError(
             f"{source}: the start rule {nts[grammar.start]!r} derives no finite string (empty language)"
@@ -71,17 +63,38 @@ def prepare(grammar: Grammar, source: str) -> Grammar:
     grammar.rules_of = [[] for _ in grammar.nonterminals]
     for r, (lhs, _) in enumerate(rules):
         grammar.rules_of[lhs].append(r)
-    nullable: set[int] = set()
-    changed = True
-    while changed:
-        changed = False
-        for lhs, rhs in rules:
-            sym = nonterminal(lhs)
-            if sym not in nullable and all(s < 0 and s in nullable for s in rhs):
-                nullable.add(sym)
-                changed = True
-    grammar.nullable = frozenset(nullable)
+    grammar.nullable = frozenset(_derivable(rules, set()))
     return grammar
+
+
+def _derivable(rules: list[tuple[int, tuple[int, ...]]], terminals: set[int]) -> set[int]:
+    """The nonterminal symbols with a rule whose every symbol is one of ``terminals`` or such a
+    nonterminal (least fixed point). A worklist: each rule waits on a count of its nonterminal
+    symbols, so the work is linear in the grammar's size, not in its depth times its size."""
+    waiting = [0] * len(rules)
+    users: dict[int, list[int]] = {}
+    ready = []
+    for r, (_, rhs) in enumerate(rules):
+        if any(s >= 0 and s not in terminals for s in rhs):
+            waiting[r] = -1  # never satisfied
+            continue
+        for s in rhs:
+            if s < 0:
+                waiting[r] += 1
+                users.setdefault(s, []).append(r)
+        if not waiting[r]:
+            ready.append(r)
+    found: set[int] = set()
+    while ready:
+        sym = nonterminal(rules[ready.pop()][0])
+        if sym in found:
+            continue
+        found.add(sym)
+        for r in users.get(sym, ()):
+            waiting[r] -= 1
+            if not waiting[r]:
+                ready.append(r)
+    return found
 
 
 def undefined_rule_error(name: str, where: str, source: str) -> GrammarError:
