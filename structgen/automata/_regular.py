@@ -56,11 +56,13 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
     eps_ptr, eps_dst, e_ptr, e_lo, e_hi, e_dst = nfa_arrays(nfa)
     n_nfa = nfa.n_states
     # subset construction, compiled; it stops every few thousand states so the deadline is kept
-    cap = 1024
-    pool = np.empty(16 * cap, np.int32)
+    # room for as many DFA states as the NFA has (up to 64k): rows are only touched as they are
+    # written, and growing copies every row written so far
+    cap = max(1024, min(n_nfa, 1 << 16))
+    pool = np.empty(16 * 1024, np.int32)
     set_start = np.zeros(cap + 1, np.int64)
     hashes = np.zeros(cap, np.uint64)
-    table = np.full(4 * cap, -1, np.int64)
+    table = np.full(4096, -1, np.int64)  # open addressing over a power of two, at most half full
     trans = np.empty((cap, 256), np.int32)
     accepting = np.zeros(cap, np.bool_)
     mark = np.zeros(n_nfa, np.int64)
@@ -105,8 +107,8 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
                 accepting = _grown(accepting, cap, n_sets)
                 hashes = _grown(hashes, cap, n_sets)
                 set_start = _grown(set_start, cap + 1, n_sets + 1)
-            if 2 * (n_sets + 1) > table.size - 1 or table.size < 4 * trans.shape[0]:
-                table = np.full(4 * trans.shape[0], -1, np.int64)
+            if 2 * (n_sets + 1) > table.size - 1:
+                table = np.full(4 * table.size, -1, np.int64)
                 _rebuild_table(table, hashes, n_sets)
     dfa = trim_and_minimise_valid(trans[:n_sets], accepting[:n_sets], 0)
     _remember(cache_key, dfa)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from decimal import Decimal
 from functools import lru_cache
 from itertools import islice
@@ -69,6 +70,9 @@ def quoted_dfa(content: ByteDFA, deadline: float | None = None) -> ByteDFA:
     n, q = content.n_states, ord('"')
     if n == 0:
         return content
+    found = _QUOTED.get(content)
+    if found is not None:
+        return found
     if (content.transitions[content.accepting, q] >= 0).any():
         return to_dfa(string_of(Automaton(content)), deadline=deadline)
     table = np.full((n + 2, 256), DEAD, np.int32)
@@ -78,7 +82,12 @@ def quoted_dfa(content: ByteDFA, deadline: float | None = None) -> ByteDFA:
     table[0, q] = content.start + 1
     accepting = np.zeros(n + 2, np.bool_)
     accepting[n + 1] = True
-    return trim_and_minimise_valid(table, accepting, 0)
+    found = _QUOTED[content] = trim_and_minimise_valid(table, accepting, 0)
+    return found
+
+
+# by content automaton: an object's extra keys are the same cached automaton wherever its names are
+_QUOTED: weakref.WeakKeyDictionary[ByteDFA, ByteDFA] = weakref.WeakKeyDictionary()
 
 
 _ANY_CHAR = json_char(ANY_JSON_CHAR)  # every string value and key has it: built once
