@@ -270,15 +270,16 @@ def node_key(
     """
     memo = {} if memo is None else memo
     generation, intern = _INTERN_STATE if state is None else state
-    stack: list[tuple[Node, bool]] = [(node, False)]
+    # (node, its children once they are to be combined, else None)
+    stack: list[tuple[Node, tuple[Node, ...] | None]] = [(node, None)]
     while stack:
-        item, ready = stack.pop()
+        item, children = stack.pop()
         if id(item) in memo:
             continue
         known = item.__dict__.get("_dfa_key")
-        if known is not None and known[0] == generation and (
-            uses is None or isinstance(item, (Chars, Automaton)) or entered_as_dfa(item)
-        ):
+        if known is not None and known[0] != generation:
+            known = None
+        if known is not None and (uses is None or isinstance(item, (Chars, Automaton)) or entered_as_dfa(item)):
             memo[id(item)] = known[1]
             continue
         if isinstance(item, Chars):
@@ -288,16 +289,19 @@ def node_key(
         elif isinstance(item, Automaton):
             shape = (1, item.dfa.fingerprint)  # by content: the table must not keep DFAs alive
         else:
-            children = _children(item)
-            if not ready:
-                stack.append((item, True))
-                stack.extend((c, False) for c in children if id(c) not in memo)
+            if children is None:
+                children = _children(item)
+                stack.append((item, children))
+                stack.extend((c, None) for c in children if id(c) not in memo)
                 continue
             child_keys = tuple(memo[id(c)] for c in children)
-            shape = (_shape(item), child_keys)
             if uses is not None:
                 for k in child_keys:
                     uses[k] = uses.get(k, 0) + 1
+            if known is not None:  # walked again only to count its children's uses
+                memo[id(item)] = known[1]
+                continue
+            shape = (_shape(item), child_keys)
         key = memo[id(item)] = intern.setdefault(shape, len(intern))
         object.__setattr__(item, "_dfa_key", (generation, key))
     root = memo[id(node)]
