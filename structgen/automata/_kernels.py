@@ -220,8 +220,8 @@ def _subset_construction(
 
 @numba.njit(cache=True, nogil=True)
 def _live_states(transitions, accepting, start):  # pragma: no cover - compiled
-    """States reachable from ``start`` that can reach an accepting state."""
-    n = transitions.shape[0]
+    """States reachable from ``start`` that can reach an accepting state (any number of columns)."""
+    n, width = transitions.shape
     reach = np.zeros(n, np.bool_)
     stack = np.empty(n, np.int32)
     reach[start] = True
@@ -233,7 +233,7 @@ def _live_states(transitions, accepting, start):  # pragma: no cover - compiled
     while top:
         top -= 1
         s = stack[top]
-        for b in range(256):
+        for b in range(width):
             t = transitions[s, b]
             if t >= 0:
                 if seen[t] != s:
@@ -250,7 +250,7 @@ def _live_states(transitions, accepting, start):  # pragma: no cover - compiled
     for s in range(n):
         if not reach[s]:
             continue
-        for b in range(256):
+        for b in range(width):
             t = transitions[s, b]
             if t >= 0 and seen[t] != s:
                 seen[t] = s
@@ -277,35 +277,19 @@ def _live_states(transitions, accepting, start):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _trim_with_classes(transitions, accepting, start):  # pragma: no cover - compiled
-    """Trim a DFA and group its bytes by column, in two passes over the kept rows.
+    """Trim a DFA and group its bytes by column, in three passes over the 256-wide table.
 
-    Returns the live rows renumbered in order (edges into dropped states go dead), their
-    accepting flags, the start's new number (-1 when it is not live), the class of each byte,
-    the table with one column per class, and ``ok`` (False on a column-hash collision: then the
-    class table is the whole table and every byte its own class, exact but slower).
+    Bytes are grouped first (columns hashed, then checked while the table with one column per
+    class is written), so liveness runs on that narrow table. Returns the live rows renumbered
+    in order (edges into dropped states go dead), their accepting flags, the start's new number
+    (-1 when it is not live), the class of each byte, the live rows with one column per class,
+    and ``ok`` (False on a column-hash collision: then every byte is its own class).
     """
-    alive = _live_states(transitions, accepting, start)
     n = transitions.shape[0]
-    remap = np.full(n, -1, np.int32)
-    m = 0
-    for s in range(n):
-        if alive[s]:
-            remap[s] = m
-            m += 1
-    out = np.empty((m, 256), np.int32)
-    acc = np.empty(m, np.bool_)
     h = np.full(256, _FNV_OFFSET, np.uint64)
-    i = 0
     for s in range(n):
-        if not alive[s]:
-            continue
-        acc[i] = accepting[s]
         for b in range(256):
-            t = transitions[s, b]
-            v = remap[t] if t >= 0 else -1
-            out[i, b] = v
-            h[b] = (h[b] ^ np.uint64(v + 1)) * _FNV_PRIME
-        i += 1
+            h[b] = (h[b] ^ np.uint64(transitions[s, b] + 1)) * _FNV_PRIME
     of_byte = np.empty(256, np.int32)
     reps = np.empty(256, np.int32)
     k = 0
@@ -320,14 +304,45 @@ def _trim_with_classes(transitions, accepting, start):  # pragma: no cover - com
             reps[k] = b
             k += 1
         of_byte[b] = found
-    table = np.empty((m, k), np.int32)
-    for s in range(m):
+    narrow = np.empty((n, k), np.int32)
+    ok = True
+    for s in range(n):
         for b in range(256):
-            if out[s, b] != out[s, reps[of_byte[b]]]:
-                return out, acc, remap[start], np.arange(256).astype(np.int32), out.copy(), False
+            if transitions[s, b] != transitions[s, reps[of_byte[b]]]:
+                ok = False
+                break
+        if not ok:
+            break
         for c in range(k):
-            table[s, c] = out[s, reps[c]]
-    return out, acc, remap[start], of_byte, table, True
+            narrow[s, c] = transitions[s, reps[c]]
+    if not ok:
+        of_byte = np.arange(256).astype(np.int32)
+        reps = of_byte.copy()
+        k = 256
+        narrow = transitions
+    alive = _live_states(narrow, accepting, start)
+    remap = np.full(n, -1, np.int32)
+    m = 0
+    for s in range(n):
+        if alive[s]:
+            remap[s] = m
+            m += 1
+    out = np.empty((m, 256), np.int32)
+    table = np.empty((m, k), np.int32)
+    acc = np.empty(m, np.bool_)
+    i = 0
+    for s in range(n):
+        if not alive[s]:
+            continue
+        acc[i] = accepting[s]
+        for b in range(256):
+            t = transitions[s, b]
+            out[i, b] = remap[t] if t >= 0 else -1
+        for c in range(k):
+            t = narrow[s, c]
+            table[i, c] = remap[t] if t >= 0 else -1
+        i += 1
+    return out, acc, remap[start], of_byte, table, ok
 
 
 @numba.njit(cache=True, nogil=True)

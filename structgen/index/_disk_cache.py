@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,17 @@ _FORMAT_VERSION = "1"
 
 def cache_dir() -> Path | None:
     """``$STRUCTGEN_CACHE_DIR``, else ``~/.cache/structgen``; ``None`` when set to an empty string."""
-    env = os.environ.get("STRUCTGEN_CACHE_DIR")
+    environ = os.environ
+    return _cache_dir(environ.get("STRUCTGEN_CACHE_DIR"), environ.get("XDG_CACHE_HOME"), environ.get("HOME"))
+
+
+@lru_cache(maxsize=8)
+def _cache_dir(env: str | None, xdg: str | None, home: str | None) -> Path | None:
+    # by the variables it reads: every compile looks here, and resolving the home directory
+    # cost 0.15 ms of a 7 ms compile
     if env == "":
         return None
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "structgen"
+    base = Path(env) if env else Path(xdg or Path.home() / ".cache") / "structgen"
     return base / "index"
 
 
