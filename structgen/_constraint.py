@@ -46,8 +46,12 @@ class Constraint:
 
 
 def index_for(dfa, vocab: Vocabulary, mode: IndexMode, container=None) -> TokenIndex:
-    """The (cached) token index of ``dfa``; with a ``container`` automaton, its holes' (``PushdownIndex``)."""
-    key = (dfa.fingerprint, vocab.fingerprint, container.fingerprint if container is not None else None)
+    """The (cached) token index of ``dfa``; with a ``container`` automaton, its holes' (``PushdownIndex``).
+
+    Cached by the automata themselves, not their content: the DFA cache hands out the same object
+    for the same language, and hashing a large table's content cost more than the lookup saved.
+    """
+    key = (dfa, vocab.fingerprint, container)
     with _INDEXES_LOCK:
         index = _INDEXES.get(key)
         if index is not None:

@@ -28,6 +28,12 @@ def _cache_dir(env: str | None, xdg: str | None, home: str | None) -> Path | Non
     return base / "index"
 
 
+def in_use() -> bool:
+    """Whether the cache folder exists (else no lookup can hit, and no key need be computed)."""
+    folder = cache_dir()
+    return folder is not None and folder.is_dir()
+
+
 def _path(key: str) -> Path | None:
     folder = cache_dir()
     return None if folder is None else folder / f"v{_FORMAT_VERSION}-{key}.npz"

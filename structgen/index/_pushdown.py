@@ -16,7 +16,7 @@ kept per (state, the frames a token can pop).
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -66,10 +66,16 @@ class Containers:
         same = self.transitions[n_outer:] == np.arange(n_outer, n_outer + n_inner, dtype=np.int32)[:, None]
         self.loops = np.packbits(same, axis=1, bitorder="little").view(np.uint64).reshape(n_inner, 4)
         self.outer = ByteDFA(self.transitions[:n_outer], outer.accepting, outer.start)
-        self.fingerprint = f"{outer.fingerprint}/{container.fingerprint}"
+        self._parts = (outer, container)  # the fingerprint's, when asked
         like, after = _string_bodies(container)
         self.like_ref = like  # container states that read a JSON string body exactly as the reference
         self.after_quote = np.where(after >= 0, after + n_outer, -1).astype(np.int32)  # ... and after its quote
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The combined machine's content key (the disk cache's; computed when first asked)."""
+        outer, container = self._parts
+        return f"{outer.fingerprint}/{container.fingerprint}"
 
     def liveness_dfa(self) -> ByteDFA:
         """The outer automaton with each hole read as the one byte ``{`` or ``[`` where the

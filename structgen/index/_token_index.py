@@ -127,14 +127,12 @@ class TokenIndex:
     def __init__(self, dfa: ByteDFA, vocab: Vocabulary, *, eager: bool = False) -> None:
         self.dfa = dfa
         self.vocab = vocab
-        key = f"{dfa.fingerprint}|{vocab.fingerprint}{self._key_suffix()}"
-        self.key = hashlib.sha256(key.encode()).hexdigest()[:40]
         self._lock = threading.Lock()
         self._budgets: dict[bytes, np.ndarray] = {}  # per reference: packed budget per state (_kernels)
         self._marks: np.ndarray | None = None  # scratch of string-likeness checks (_string_like)
         self._pair_scratch: np.ndarray | None = None  # scratch space of budget searches
         n = dfa.n_states
-        cached = _disk_cache.load(self.key)
+        cached = _disk_cache.load(self.key) if _disk_cache.in_use() else None
         if cached is not None and cached["state_mask"].shape == (n,):
             self.good = cached["good"]
             self._state_mask = cached["state_mask"]
@@ -158,6 +156,12 @@ class TokenIndex:
             self.complete()
         else:
             self.mask(dfa.start)
+
+    @cached_property
+    def key(self) -> str:
+        """The index's name in the disk cache: what decides its masks (content, not identity)."""
+        key = f"{self.dfa.fingerprint}|{self.vocab.fingerprint}{self._key_suffix()}"
+        return hashlib.sha256(key.encode()).hexdigest()[:40]
 
     def _key_suffix(self) -> str:
         """What besides the automaton and vocabulary decides the masks (for the disk cache key)."""
