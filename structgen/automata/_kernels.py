@@ -276,20 +276,13 @@ def _live_states(transitions, accepting, start):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _trim_with_classes(transitions, accepting, start):  # pragma: no cover - compiled
-    """Trim a DFA and group its bytes by column, in three passes over the 256-wide table.
-
-    Bytes are grouped first (columns hashed, then checked while the table with one column per
-    class is written), so liveness runs on that narrow table. Returns the live rows renumbered
-    in order (edges into dropped states go dead), their accepting flags, the start's new number
-    (-1 when it is not live), the class of each byte, the live rows with one column per class,
-    and ``ok`` (False on a column-hash collision: then every byte is its own class).
-    """
-    n = transitions.shape[0]
+def _bytes_by_column_hash(table):  # pragma: no cover - compiled
+    """Bytes grouped by a hash of their columns (row by row): (class of each byte, one byte per
+    class in its first ``k`` slots, ``k``). Callers check the grouping: hashes may collide."""
     h = np.full(256, _FNV_OFFSET, np.uint64)
-    for s in range(n):
+    for s in range(table.shape[0]):
         for b in range(256):
-            h[b] = (h[b] ^ np.uint64(transitions[s, b] + 1)) * _FNV_PRIME
+            h[b] = (h[b] ^ np.uint64(table[s, b] + 1)) * _FNV_PRIME
     of_byte = np.empty(256, np.int32)
     reps = np.empty(256, np.int32)
     k = 0
@@ -304,6 +297,21 @@ def _trim_with_classes(transitions, accepting, start):  # pragma: no cover - com
             reps[k] = b
             k += 1
         of_byte[b] = found
+    return of_byte, reps, k
+
+
+@numba.njit(cache=True, nogil=True)
+def _trim_with_classes(transitions, accepting, start):  # pragma: no cover - compiled
+    """Trim a DFA and group its bytes by column, in three passes over the 256-wide table.
+
+    Bytes are grouped first (columns hashed, then checked while the table with one column per
+    class is written), so liveness runs on that narrow table. Returns the live rows renumbered
+    in order (edges into dropped states go dead), their accepting flags, the start's new number
+    (-1 when it is not live), the class of each byte, the live rows with one column per class,
+    and ``ok`` (False on a column-hash collision: then every byte is its own class).
+    """
+    n = transitions.shape[0]
+    of_byte, reps, k = _bytes_by_column_hash(transitions)
     narrow = np.empty((n, k), np.int32)
     ok = True
     for s in range(n):
@@ -531,24 +539,7 @@ def _byte_classes_by_rows(table):  # pragma: no cover - compiled
     caller takes every byte as its own class).
     """
     n = table.shape[0]
-    h = np.full(256, _FNV_OFFSET, np.uint64)
-    for s in range(n):
-        for b in range(256):
-            h[b] = (h[b] ^ np.uint64(table[s, b] + 1)) * _FNV_PRIME
-    of_byte = np.empty(256, np.int32)
-    reps = np.empty(256, np.int32)
-    n_cls = 0
-    for b in range(256):
-        found = -1
-        for c in range(n_cls):
-            if h[reps[c]] == h[b]:
-                found = c
-                break
-        if found < 0:
-            found = n_cls
-            reps[n_cls] = b
-            n_cls += 1
-        of_byte[b] = found
+    of_byte, reps, n_cls = _bytes_by_column_hash(table)
     for s in range(n):
         for b in range(256):
             if table[s, b] != table[s, reps[of_byte[b]]]:
