@@ -10,9 +10,10 @@ import numpy as np
 from structgen.automata._kernels import (
     _byte_classes_by_rows,
     _hopcroft,
+    _narrowed,
     _quotient_bfs,
     _table_fingerprint,
-    _trim_with_classes,
+    _trim,
 )
 
 DEAD = -1
@@ -122,13 +123,25 @@ def trim_and_minimise(transitions: np.ndarray, accepting: np.ndarray, start: int
 
 def trim_and_minimise_valid(transitions: np.ndarray, accepting: np.ndarray, start: int) -> ByteDFA:
     """``trim_and_minimise`` of a table already known to be well formed (contiguous int32,
-    targets in range), as subset construction and products build them: no checking passes."""
+    targets in range), as products build them: no checking passes."""
     if transitions.shape[0] == 0:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
-    t, acc, start, _, table, _ = _trim_with_classes(transitions, accepting, start)
+    of_byte, table = _narrowed(transitions)
+    return minimal_dfa(table, accepting, start, of_byte)
+
+
+def minimal_dfa(table: np.ndarray, accepting: np.ndarray, start: int, of_byte: np.ndarray) -> ByteDFA:
+    """The trimmed, minimised DFA of a table with one column per byte class (``of_byte[b]``: the
+    column of byte ``b``; well formed, as ``trim_and_minimise_valid``).
+
+    Every pass but the last runs on the narrow table: a schema's automaton has tens of byte
+    classes, so trimming, Hopcroft and the quotient touch a fraction of a 256-wide table.
+    """
+    if table.shape[0] == 0:
+        return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
+    t, acc, start = _trim(table, accepting, start)
     if start < 0:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
-    # bytes with identical columns behave alike everywhere: Hopcroft runs over those classes only
-    cls, n_cls = _hopcroft(table, acc)
+    cls, n_cls = _hopcroft(t, acc)
     out, rep = _quotient_bfs(t, cls, n_cls, start)
-    return ByteDFA(out, acc[rep], 0)
+    return ByteDFA(np.take(out, of_byte, axis=1), acc[rep], 0)

@@ -1,7 +1,8 @@
 """Compiled kernels of automaton construction: subset construction, trimming, Hopcroft minimisation.
 
 Private ``@njit`` functions on plain arrays; the validating wrappers live in ``_dfa`` and
-``_regular``. Automata are ``(n, 256)`` int32 transition tables with ``-1`` for the dead state.
+``_regular``. Automata are int32 transition tables with ``-1`` for the dead state: ``(n, 256)``,
+or ``(n, k)`` with one column per byte class where a kernel says so.
 """
 
 from __future__ import annotations
@@ -97,11 +98,14 @@ def _rebuild_table(table, hashes, n_sets):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _subset_construction(
-    eps_ptr, eps_dst, e_ptr, e_lo, e_hi, e_dst, end_state,
+    eps_ptr, eps_dst, e_ptr, e_lo, e_hi, e_dst, end_state, of_byte,
     pool, set_start, hashes, table, trans, accepting, mark,
     i, n_sets, max_states, budget,
 ):  # pragma: no cover - compiled
     """Determinise from DFA state ``i`` on; every DFA state is an ε-closed, sorted NFA state set in ``pool``.
+
+    ``trans`` has one column per byte class (``of_byte``): every edge's range must be a union of
+    classes, as ``nfa_byte_classes`` makes them.
 
     Resumable: returns ``(status, i, n_sets)``; the caller grows buffers on ``SUBSET_GROW`` (state
     ``i`` is then redone from scratch, which is safe: discovered sets are found again by hash).
@@ -209,7 +213,7 @@ def _subset_construction(
                     hashes[j] = h
                     table[slot] = j
                     n_sets += 1
-                trans[i, a:z] = j
+                trans[i, of_byte[a]:of_byte[z - 1] + 1] = j
             a = z
         if grow:
             return SUBSET_GROW, i, n_sets
@@ -301,56 +305,48 @@ def _bytes_by_column_hash(table):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _trim_with_classes(transitions, accepting, start):  # pragma: no cover - compiled
-    """Trim a DFA and group its bytes by column, in three passes over the 256-wide table.
+def _narrowed(transitions):  # pragma: no cover - compiled
+    """The bytes grouped by column: (class of each byte, the table with one column per class).
 
-    Bytes are grouped first (columns hashed, then checked while the table with one column per
-    class is written), so liveness runs on that narrow table. Returns the live rows renumbered
-    in order (edges into dropped states go dead), their accepting flags, the start's new number
-    (-1 when it is not live), the class of each byte, the live rows with one column per class,
-    and ``ok`` (False on a column-hash collision: then every byte is its own class).
+    Columns are hashed, then the grouping is checked while the narrow table is written; on a
+    hash collision every byte is its own class.
     """
     n = transitions.shape[0]
     of_byte, reps, k = _bytes_by_column_hash(transitions)
     narrow = np.empty((n, k), np.int32)
-    ok = True
     for s in range(n):
         for b in range(256):
             if transitions[s, b] != transitions[s, reps[of_byte[b]]]:
-                ok = False
-                break
-        if not ok:
-            break
+                return np.arange(256).astype(np.int32), transitions.copy()
         for c in range(k):
             narrow[s, c] = transitions[s, reps[c]]
-    if not ok:
-        of_byte = np.arange(256).astype(np.int32)
-        reps = of_byte.copy()
-        k = 256
-        narrow = transitions
-    alive = _live_states(narrow, accepting, start)
+    return of_byte, narrow
+
+
+@numba.njit(cache=True, nogil=True)
+def _trim(table, accepting, start):  # pragma: no cover - compiled
+    """The live rows of a DFA (any number of columns), renumbered in order (edges into dropped
+    states go dead): (table, accepting flags, the start's new number or -1 when it is not live)."""
+    n, k = table.shape
+    alive = _live_states(table, accepting, start)
     remap = np.full(n, -1, np.int32)
     m = 0
     for s in range(n):
         if alive[s]:
             remap[s] = m
             m += 1
-    out = np.empty((m, 256), np.int32)
-    table = np.empty((m, k), np.int32)
+    out = np.empty((m, k), np.int32)
     acc = np.empty(m, np.bool_)
     i = 0
     for s in range(n):
         if not alive[s]:
             continue
         acc[i] = accepting[s]
-        for b in range(256):
-            t = transitions[s, b]
-            out[i, b] = remap[t] if t >= 0 else -1
         for c in range(k):
-            t = narrow[s, c]
-            table[i, c] = remap[t] if t >= 0 else -1
+            t = table[s, c]
+            out[i, c] = remap[t] if t >= 0 else -1
         i += 1
-    return out, acc, remap[start], of_byte, table, ok
+    return out, acc, remap[start]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -506,17 +502,19 @@ def _hopcroft(table, accepting):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _quotient_bfs(transitions, cls, n_cls, start):  # pragma: no cover - compiled
-    """The quotient automaton by ``cls``, its states numbered in breadth-first order from ``start``."""
+    """The quotient automaton by ``cls`` (any number of columns), its states numbered in
+    breadth-first order from ``start``."""
+    width = transitions.shape[1]
     new_id = np.full(n_cls, -1, np.int32)
     rep = np.empty(n_cls, np.int32)
     new_id[cls[start]] = 0
     rep[0] = start
     head = 0
     tail = 1
-    out = np.full((n_cls, 256), -1, np.int32)
+    out = np.full((n_cls, width), -1, np.int32)
     while head < tail:
         r = rep[head]
-        for b in range(256):
+        for b in range(width):
             t = transitions[r, b]
             if t < 0:
                 continue

@@ -11,7 +11,7 @@ import numpy as np
 
 from structgen._clock import now
 from structgen._errors import CompileTimeoutError, UnsupportedFeatureError
-from structgen.automata._dfa import ByteDFA, trim_and_minimise_valid
+from structgen.automata._dfa import ByteDFA, minimal_dfa, trim_and_minimise_valid
 from structgen.automata._ir import MAX_INTERNED, Automaton, Node, intern_state, new_intern_generation
 from structgen.automata._kernels import (
     PRODUCT_AND,
@@ -54,6 +54,7 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
             return cached
     start, end = nfa.build(node)
     eps_ptr, eps_dst, e_ptr, e_lo, e_hi, e_dst = nfa_arrays(nfa)
+    of_byte, k = _edge_byte_classes(e_lo, e_hi)
     n_nfa = nfa.n_states
     # subset construction, compiled; it stops every few thousand states so the deadline is kept
     # room for as many DFA states as the NFA has (up to 64k): rows are only touched as they are
@@ -63,7 +64,7 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
     set_start = np.zeros(cap + 1, np.int64)
     hashes = np.zeros(cap, np.uint64)
     table = np.full(4096, -1, np.int64)  # open addressing over a power of two, at most half full
-    trans = np.empty((cap, 256), np.int32)
+    trans = np.empty((cap, k), np.int32)  # one column per byte class
     accepting = np.zeros(cap, np.bool_)
     mark = np.zeros(n_nfa, np.int64)
     # DFA state 0: the ε-closure of the NFA start
@@ -85,7 +86,7 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
     i, n_sets = 0, 1
     while True:
         status, i, n_sets = _subset_construction(
-            eps_ptr, eps_dst, e_ptr, e_lo, e_hi, e_dst, end,
+            eps_ptr, eps_dst, e_ptr, e_lo, e_hi, e_dst, end, of_byte,
             pool, set_start, hashes, table, trans, accepting, mark,
             i, n_sets, max_states, 4096,
         )
@@ -110,9 +111,20 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
             if 2 * (n_sets + 1) > table.size - 1:
                 table = np.full(4 * table.size, -1, np.int64)
                 _rebuild_table(table, hashes, n_sets)
-    dfa = trim_and_minimise_valid(trans[:n_sets], accepting[:n_sets], 0)
+    dfa = minimal_dfa(trans[:n_sets], accepting[:n_sets], 0, of_byte)
     _remember(cache_key, dfa)
     return dfa
+
+
+def _edge_byte_classes(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, int]:
+    """The bytes grouped by the edge ranges they fall in (every range is a union of classes):
+    (class of each byte, number of classes)."""
+    cut = np.zeros(257, np.bool_)
+    cut[0] = True
+    cut[lo] = True
+    cut[hi + 1] = True
+    of_byte = np.cumsum(cut[:256], dtype=np.int32) - 1
+    return of_byte, int(of_byte[-1]) + 1
 
 
 def _grown(a: np.ndarray, size: int, used: int) -> np.ndarray:
