@@ -18,6 +18,8 @@ def holed(depth: int, layout: tuple[str, int, int, int]) -> Node | None:
 def substitute(root: Node, replace: dict[int, Node]) -> tuple[Node, set[int]]:
     """``root`` with each node whose id is in ``replace`` swapped for its replacement; also the ids
     swapped. Subtrees with nothing to swap are kept as they are (their cached automata with them).
+    A lexeme is not searched: the compiler makes open values lexemes of their own and puts none
+    inside other lexemes (strings, numbers, literals), which are most of a schema's nodes.
 
     Iterative: IR trees can nest thousands of levels.
     """
@@ -32,6 +34,9 @@ def substitute(root: Node, replace: dict[int, Node]) -> tuple[Node, set[int]]:
         if key in replace:
             done[key] = replace[key]
             replaced.add(key)
+            continue
+        if isinstance(node, Lexeme):
+            done[key] = node
             continue
         children = _children(node)
         if not ready:
