@@ -274,35 +274,49 @@ def node_key(
     stack: list[tuple[Node, tuple[Node, ...] | None]] = [(node, None)]
     while stack:
         item, children = stack.pop()
-        if id(item) in memo:
+        iid = id(item)
+        if iid in memo:
             continue
         known = item.__dict__.get("_dfa_key")
         if known is not None and known[0] != generation:
             known = None
-        if known is not None and (uses is None or isinstance(item, (Chars, Automaton)) or entered_as_dfa(item)):
-            memo[id(item)] = known[1]
-            continue
-        if isinstance(item, Chars):
+        if type(item) is Chars or isinstance(item, Chars):
+            if known is not None:
+                memo[iid] = known[1]
+                continue
             shape: tuple = (0, item.ranges)
-        elif isinstance(item, Ref):
-            raise NotRegularError(f"the language refers to {item.name!r} recursively; it is not regular")
-        elif isinstance(item, Automaton):
-            shape = (1, item.dfa.fingerprint)  # by content: the table must not keep DFAs alive
-        else:
-            if children is None:
+        elif children is None:
+            if isinstance(item, Ref):
+                raise NotRegularError(f"the language refers to {item.name!r} recursively; it is not regular")
+            embedded = isinstance(item, Automaton)
+            if known is not None and (uses is None or embedded or entered_as_dfa(item)):
+                memo[iid] = known[1]
+                continue
+            if embedded:
+                shape = (1, item.dfa.fingerprint)  # by content: the table must not keep DFAs alive
+            else:
                 children = _children(item)
                 stack.append((item, children))
-                stack.extend((c, None) for c in children if id(c) not in memo)
+                for c in children:
+                    if id(c) in memo:
+                        continue
+                    # a keyed character set is settled here: most leaves are, and a push costs more
+                    ck = c.__dict__.get("_dfa_key") if type(c) is Chars else None
+                    if ck is not None and ck[0] == generation:
+                        memo[id(c)] = ck[1]
+                    else:
+                        stack.append((c, None))
                 continue
-            child_keys = tuple(memo[id(c)] for c in children)
+        else:
+            child_keys = tuple([memo[id(c)] for c in children])
             if uses is not None:
                 for k in child_keys:
                     uses[k] = uses.get(k, 0) + 1
             if known is not None:  # walked again only to count its children's uses
-                memo[id(item)] = known[1]
+                memo[iid] = known[1]
                 continue
             shape = (_shape(item), child_keys)
-        key = memo[id(item)] = intern.setdefault(shape, len(intern))
+        key = memo[iid] = intern.setdefault(shape, len(intern))
         object.__setattr__(item, "_dfa_key", (generation, key))
     root = memo[id(node)]
     if uses is not None:
