@@ -25,7 +25,7 @@ from structgen.automata._kernels import (
     _rebuild_table,
     _subset_construction,
 )
-from structgen.automata._thompson import NFA, nfa_arrays
+from structgen.automata._thompson import NFA, forget_utf8_paths, nfa_arrays
 
 
 def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = None) -> ByteDFA:
@@ -192,9 +192,11 @@ def cache_generation() -> int:
 
 
 def clear_dfa_cache() -> None:
-    """Forget compiled DFAs and interned IR trees (the next ``to_dfa`` of any tree is cold)."""
+    """Forget compiled DFAs, interned IR trees and character sets' UTF-8 paths (the next
+    ``to_dfa`` of any tree is cold)."""
     with _DFA_CACHE_LOCK:
         _new_generation()
+    forget_utf8_paths()
 
 
 def _new_generation() -> None:

@@ -30,7 +30,7 @@ from structgen.automata._ir import (
     node_key,
 )
 from structgen.automata._kernels import _group_by_source
-from structgen.automata._utf8 import remove_surrogates, utf8_sequences
+from structgen.automata._utf8 import ByteRanges, remove_surrogates, utf8_sequences
 
 
 class NFA:
@@ -47,7 +47,6 @@ class NFA:
         self.eps = array("i")
         self.max_states = max_states
         self.deadline = deadline
-        self._utf8_cache: dict[Ranges, list] = {}
         self.generation, self.intern = intern_state()
         self._lexeme_dfa = lexeme_dfa  # to_dfa: a lexeme goes in as its own (cached) DFA
         self._keys: dict[int, int] = {}  # id(node) -> structural key
@@ -109,10 +108,9 @@ class NFA:
 
     def _emit_node(self, node: Node, start: int, end: int) -> None:
         if isinstance(node, Chars):
-            seqs = self._utf8_cache.get(node.ranges)
+            seqs = _UTF8.get(node.ranges)
             if seqs is None:
-                seqs = [s for lo, hi in remove_surrogates(list(node.ranges)) for s in utf8_sequences(lo, hi)]
-                self._utf8_cache[node.ranges] = seqs
+                seqs = _utf8_paths(node.ranges)
             edges = self.edges
             for byte_ranges in seqs:
                 cur = start
@@ -126,8 +124,17 @@ class NFA:
                 self.eps.extend((start, end))
                 return
             cur = start
+            last = len(node.items) - 1
+            edges = self.edges
             for k, item in enumerate(node.items):
-                nxt = end if k == len(node.items) - 1 else self.state()
+                nxt = end if k == last else self.state()
+                if type(item) is Chars:  # most items are characters of a literal: one byte range, inline
+                    seqs = _UTF8.get(item.ranges)
+                    if seqs is not None and len(seqs) == 1 and len(seqs[0]) == 1:
+                        lo, hi = seqs[0][0]
+                        edges.extend((cur, lo, hi, nxt))
+                        cur = nxt
+                        continue
                 self._emit(item, cur, nxt)
                 cur = nxt
         elif isinstance(node, Alt):
@@ -246,6 +253,24 @@ class NFA:
                 step(src, count, node.extra, grid[n])
             if count >= node.min_count:
                 self.eps.extend((src, end))
+
+
+# UTF-8 byte-range paths of each character set met: literal characters recur in every schema
+_UTF8: dict[Ranges, list[ByteRanges]] = {}
+_UTF8_MAX = 1 << 16
+
+
+def _utf8_paths(ranges: Ranges) -> list[ByteRanges]:
+    """The byte-range paths of ``ranges``' code points (surrogates left out), remembered."""
+    seqs = [s for lo, hi in remove_surrogates(list(ranges)) for s in utf8_sequences(lo, hi)]
+    if len(_UTF8) >= _UTF8_MAX:
+        _UTF8.clear()
+    _UTF8[ranges] = seqs
+    return seqs
+
+
+def forget_utf8_paths() -> None:
+    _UTF8.clear()
 
 
 def nfa_arrays(nfa: NFA) -> tuple[np.ndarray, ...]:
