@@ -129,6 +129,12 @@ class PushdownIndex(TokenIndex):
     def _liveness_dfa(self) -> ByteDFA:
         return self.containers.liveness_dfa()
 
+    def _used_bytes(self) -> np.ndarray:
+        used = super()._used_bytes()
+        if (self.containers.calls[: self.containers.n_outer] >= 0).any():
+            used[list(_OPEN)] = True  # the liveness automaton reads a hole as `{` or `[`
+        return used
+
     def _calls(self) -> np.ndarray:
         return self.containers.calls
 

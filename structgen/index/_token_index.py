@@ -37,9 +37,6 @@ from structgen.vocab._per_vocabulary import per_vocabulary
 def _good_states(dfa: ByteDFA, vocab: Vocabulary) -> np.ndarray:
     """States from which a token sequence of ``vocab`` reaches acceptance."""
     good = np.ones(dfa.n_states, dtype=bool)
-    used_bytes = np.flatnonzero((dfa.transitions != -1).any(axis=0))
-    if vocab.single_byte_tokens[used_bytes].all():
-        return good  # every byte is a token: byte-level liveness is token-level liveness
     trie = vocab.trie
     while True:
         candidates = np.flatnonzero(good & ~dfa.accepting).astype(np.int32)
@@ -141,7 +138,14 @@ class TokenIndex:
             self._single = cached["single"]
             self._by_bytes = {m.tobytes(): i for i, m in enumerate(self._masks)}
             return
-        self.good = _good_states(self._liveness_dfa(), vocab) if n else np.zeros(0, dtype=bool)
+        if n == 0:
+            self.good = np.zeros(0, dtype=bool)
+        elif vocab.single_byte_tokens[self._used_bytes()].all():
+            # every byte the automaton reads is a token: byte-level liveness is token-level
+            # liveness, and a trimmed DFA's states are all live (no table is copied or walked)
+            self.good = np.ones(n, dtype=bool)
+        else:
+            self.good = _good_states(self._liveness_dfa(), vocab)
         if n == 0 or not self.good[dfa.start]:
             raise UnsatisfiableConstraintError(
                 "no token sequence of this vocabulary spells a string of the constraint's language"
@@ -170,6 +174,10 @@ class TokenIndex:
     def _liveness_dfa(self) -> ByteDFA:
         """The automaton whose token-level liveness decides the good states."""
         return self.dfa
+
+    def _used_bytes(self) -> np.ndarray:
+        """Which bytes ``_liveness_dfa`` reads somewhere (256 flags)."""
+        return self.dfa.transitions.max(axis=0) >= 0
 
     @property
     def n_masks(self) -> int:
