@@ -105,7 +105,7 @@ def _subset_construction(
     """Determinise from DFA state ``i`` on; every DFA state is an ε-closed, sorted NFA state set in ``pool``.
 
     ``trans`` has one column per byte class (``of_byte``): every edge's range must be a union of
-    classes, as ``nfa_byte_classes`` makes them.
+    classes, as ``_regular._edge_byte_classes`` makes them.
 
     Resumable: returns ``(status, i, n_sets)``; the caller grows buffers on ``SUBSET_GROW`` (state
     ``i`` is then redone from scratch, which is safe: discovered sets are found again by hash).

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from structgen import UnsupportedFeatureError
 from structgen.automata._dfa import DEAD, ByteDFA, trim_and_minimise
 from structgen.automata._ir import Alt, Automaton, Chars, Repeat, Seq, literal, node_key
-from structgen.automata._regular import clear_dfa_cache, to_dfa
+from structgen.automata._regular import _edge_byte_classes, clear_dfa_cache, to_dfa
 from structgen.automata._thompson import NFA
 
 ALPHABET = ["a", "b", "é", "中"]
@@ -230,3 +230,27 @@ def test_a_word_set_dfa_equals_the_one_its_literals_compile_to(words):
     built = to_dfa(Alt(tuple(literal(w) for w in words)))
     assert np.array_equal(direct.transitions, built.transitions)
     assert np.array_equal(direct.accepting, built.accepting)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 255), st.integers(0, 255)).map(sorted), min_size=1, max_size=12))
+def test_edge_byte_classes_split_bytes_exactly_where_some_edge_range_starts_or_ends(ranges):
+    lo = np.array([a for a, _ in ranges], np.int32)
+    hi = np.array([b for _, b in ranges], np.int32)
+    of_byte, k = _edge_byte_classes(lo, hi)
+    assert of_byte[0] == 0 and of_byte[-1] == k - 1 and (np.diff(of_byte) >= 0).all()
+    # two bytes share a class exactly when every edge range holds both or neither
+    inside = (np.arange(256)[:, None] >= lo) & (np.arange(256)[:, None] <= hi)
+    for b in range(255):
+        assert (of_byte[b] == of_byte[b + 1]) == bool((inside[b] == inside[b + 1]).all())
+
+
+def test_determinising_over_byte_classes_keeps_every_byte_transition():
+    # many distinct ranges (56 classes) under a loop: each byte must land where its range says
+    node = Repeat(Alt(tuple(Seq((Chars(((c, c + 1),)), Chars(((c + 2, c + 2),)))) for c in range(32, 120, 3))), 0, None)
+    dfa = to_dfa(node)
+    for c in range(32, 120, 3):
+        for first in (c, c + 1):
+            assert dfa.matches(bytes([first, c + 2]) * 2)
+        assert not dfa.matches(bytes([c, c + 1]))  # the second byte must be c + 2
+    assert not dfa.matches(b"\x1f")
