@@ -130,16 +130,20 @@ def trim_and_minimise_valid(transitions: np.ndarray, accepting: np.ndarray, star
     return minimal_dfa(table, accepting, start, of_byte)
 
 
-def minimal_dfa(table: np.ndarray, accepting: np.ndarray, start: int, of_byte: np.ndarray) -> ByteDFA:
+def minimal_dfa(table: np.ndarray, accepting: np.ndarray, start: int, of_byte: np.ndarray, *,
+                trimmed: bool = False) -> ByteDFA:
     """The trimmed, minimised DFA of a table with one column per byte class (``of_byte[b]``: the
-    column of byte ``b``; well formed, as ``trim_and_minimise_valid``).
+    column of byte ``b``; well formed, as ``trim_and_minimise_valid``). ``trimmed``: the caller
+    knows every state is reachable and live (no trimming pass).
 
     Every pass but the last runs on the narrow table: a schema's automaton has tens of byte
     classes, so trimming, Hopcroft and the quotient touch a fraction of a 256-wide table.
     """
     if table.shape[0] == 0:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
-    t, acc, start = _trim(table, accepting, start)
+    t, acc = table, accepting
+    if not trimmed:
+        t, acc, start = _trim(table, accepting, start)
     if start < 0:
         return ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
     cls, n_cls = _hopcroft(t, acc)

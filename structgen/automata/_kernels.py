@@ -223,6 +223,44 @@ def _subset_construction(
 
 
 @numba.njit(cache=True, nogil=True)
+def _co_reachable(eps_ptr, eps_dst, e_ptr, e_dst, end):  # pragma: no cover - compiled
+    """NFA states (CSR by source, ε- and byte edges) from which ``end`` can be reached."""
+    n = eps_ptr.shape[0] - 1
+    count = np.zeros(n + 1, np.int64)
+    for t in eps_dst:
+        count[t + 1] += 1
+    for t in e_dst:
+        count[t + 1] += 1
+    ptr = np.cumsum(count)
+    pos = ptr[:-1].copy()
+    pred = np.empty(ptr[-1], np.int32)
+    for s in range(n):
+        for q in range(eps_ptr[s], eps_ptr[s + 1]):
+            t = eps_dst[q]
+            pred[pos[t]] = s
+            pos[t] += 1
+        for q in range(e_ptr[s], e_ptr[s + 1]):
+            t = e_dst[q]
+            pred[pos[t]] = s
+            pos[t] += 1
+    live = np.zeros(n, np.bool_)
+    stack = np.empty(n, np.int32)
+    live[end] = True
+    stack[0] = end
+    top = 1
+    while top:
+        top -= 1
+        t = stack[top]
+        for q in range(ptr[t], ptr[t + 1]):
+            s = pred[q]
+            if not live[s]:
+                live[s] = True
+                stack[top] = s
+                top += 1
+    return live
+
+
+@numba.njit(cache=True, nogil=True)
 def _live_states(transitions, accepting, start):  # pragma: no cover - compiled
     """States reachable from ``start`` that can reach an accepting state (any number of columns)."""
     n, width = transitions.shape

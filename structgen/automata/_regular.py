@@ -20,6 +20,7 @@ from structgen.automata._kernels import (
     SUBSET_DONE,
     SUBSET_GROW,
     SUBSET_TOO_LARGE,
+    _co_reachable,
     _hash_set,
     _product_bfs,
     _rebuild_table,
@@ -54,6 +55,16 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
             return cached
     start, end = nfa.build(node)
     eps_ptr, eps_dst, e_ptr, e_lo, e_hi, e_dst = nfa_arrays(nfa)
+    # edges into states that cannot reach the end go: every DFA state is then live, and the
+    # DFA needs no trimming pass (dead NFA states come from empty sub-languages, rarely)
+    live = _co_reachable(eps_ptr, eps_dst, e_ptr, e_dst, end)
+    if not live[start]:
+        dfa = ByteDFA(np.zeros((0, 256), np.int32), np.zeros(0, bool), 0)
+        _remember(cache_key, dfa)
+        return dfa
+    if not live.all():
+        eps_ptr, (eps_dst,) = _kept(eps_ptr, live[eps_dst], eps_dst)
+        e_ptr, (e_lo, e_hi, e_dst) = _kept(e_ptr, live[e_dst], e_lo, e_hi, e_dst)
     of_byte, k = _edge_byte_classes(e_lo, e_hi)
     n_nfa = nfa.n_states
     # subset construction, compiled; it stops every few thousand states so the deadline is kept
@@ -111,9 +122,15 @@ def to_dfa(node: Node, *, max_states: int = 500_000, deadline: float | None = No
             if 2 * (n_sets + 1) > table.size - 1:
                 table = np.full(4 * table.size, -1, np.int64)
                 _rebuild_table(table, hashes, n_sets)
-    dfa = minimal_dfa(trans[:n_sets], accepting[:n_sets], 0, of_byte)
+    dfa = minimal_dfa(trans[:n_sets], accepting[:n_sets], 0, of_byte, trimmed=True)
     _remember(cache_key, dfa)
     return dfa
+
+
+def _kept(ptr: np.ndarray, keep: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """CSR arrays with only the ``keep`` entries: (new pointers, the kept columns)."""
+    before = np.concatenate([[0], np.cumsum(keep)])
+    return before[ptr], tuple(np.ascontiguousarray(c[keep]) for c in columns)
 
 
 def _edge_byte_classes(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, int]:

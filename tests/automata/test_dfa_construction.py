@@ -254,3 +254,11 @@ def test_determinising_over_byte_classes_keeps_every_byte_transition():
             assert dfa.matches(bytes([first, c + 2]) * 2)
         assert not dfa.matches(bytes([c, c + 1]))  # the second byte must be c + 2
     assert not dfa.matches(b"\x1f")
+
+
+def test_branches_that_cannot_reach_the_end_leave_no_states():
+    # "a" then nothing: a dead NFA branch; pruned before determinising, so no DFA state is dead
+    dead = Seq((literal("a"), Alt(()), literal("b")))
+    dfa = to_dfa(Alt((dead, literal("c"))))
+    assert dfa.n_states == 2 and dfa.matches(b"c") and not dfa.matches(b"a") and not dfa.matches(b"ab")
+    assert to_dfa(Seq((literal("x"), Alt(())))).n_states == 0  # the empty language
