@@ -223,6 +223,21 @@ def _subset_construction(
 
 
 @numba.njit(cache=True, nogil=True)
+def _mark_predecessors(ptr, pred, marked, stack, top):  # pragma: no cover - compiled
+    """Mark every state that reaches one of ``stack[:top]`` (marked already) over ``pred``, the
+    predecessor lists as CSR by target. ``stack`` has room for every state."""
+    while top:
+        top -= 1
+        t = stack[top]
+        for q in range(ptr[t], ptr[t + 1]):
+            s = pred[q]
+            if not marked[s]:
+                marked[s] = True
+                stack[top] = s
+                top += 1
+
+
+@numba.njit(cache=True, nogil=True)
 def _co_reachable(eps_ptr, eps_dst, e_ptr, e_dst, end):  # pragma: no cover - compiled
     """NFA states (CSR by source, ε- and byte edges) from which ``end`` can be reached."""
     n = eps_ptr.shape[0] - 1
@@ -247,16 +262,7 @@ def _co_reachable(eps_ptr, eps_dst, e_ptr, e_dst, end):  # pragma: no cover - co
     stack = np.empty(n, np.int32)
     live[end] = True
     stack[0] = end
-    top = 1
-    while top:
-        top -= 1
-        t = stack[top]
-        for q in range(ptr[t], ptr[t + 1]):
-            s = pred[q]
-            if not live[s]:
-                live[s] = True
-                stack[top] = s
-                top += 1
+    _mark_predecessors(ptr, pred, live, stack, 1)
     return live
 
 
@@ -305,15 +311,7 @@ def _live_states(transitions, accepting, start):  # pragma: no cover - compiled
             alive[s] = True
             stack[top] = s
             top += 1
-    while top:
-        top -= 1
-        t = stack[top]
-        for q in range(ptr[t], ptr[t + 1]):
-            s = pred[q]
-            if not alive[s]:
-                alive[s] = True
-                stack[top] = s
-                top += 1
+    _mark_predecessors(ptr, pred, alive, stack, top)
     return alive
 
 
